@@ -1,0 +1,67 @@
+# One entry point for learners, authors and CI.
+#   make        set everything up (Python venv, Debian packages, test validators) and build dist/
+#   make test   lint with ruff and run the test suite against the real Anki engine, EPUBCheck, Ace
+# Debian packages are installed when running as root; otherwise the exact apt-get line is printed.
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+SOURCE      ?= content/handbook.md
+OUT         ?= dist
+BUILD       := $(PY) build.py --source $(SOURCE) --out $(OUT)
+
+# Fonts for the PDF (Noto Serif/Sans/Mono, CJK for zh-CN), HarfBuzz's subsetter for reproducible
+# PDFs, poppler-utils to look at pages, a JRE for EPUBCheck, Chromium for DAISY Ace.
+DEB_BUILD   := fonts-noto-core fonts-noto-mono fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
+DEB_TEST    := poppler-utils default-jre-headless chromium nodejs npm
+
+.PHONY: all setup setup-test deps-build deps-test anki pdf epub check test lint clean distclean
+
+all: setup
+	$(BUILD) all
+
+anki pdf epub check: setup
+	$(BUILD) $@
+
+setup: deps-build $(VENV)/.installed
+
+setup-test: setup deps-test node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps-build:
+	@$(MAKE) --no-print-directory apt PKGS="$(DEB_BUILD)"
+
+deps-test:
+	@$(MAKE) --no-print-directory apt PKGS="$(DEB_TEST)"
+
+.PHONY: apt
+apt:
+	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "missing Debian packages; run: sudo apt-get install -y $$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup-test lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(OUT) .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) node_modules

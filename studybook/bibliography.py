@@ -1,0 +1,119 @@
+"""Read the bibliography: a CSL-YAML list, the format Zotero and pandoc exchange.
+
+Only the fields the outputs print are kept; each entry remembers its line for messages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from .diagnostics import Location, Problems, display_path
+from .model import Reference
+
+KEY = re.compile(r"^[a-z0-9][a-z0-9_:.-]*$")
+TYPES = {
+    "article-journal", "paper-conference", "report", "book", "chapter", "webpage", "article",
+    "thesis", "software", "dataset",
+}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the 1-based line of every mapping under '__line__'."""
+
+    def construct_mapping(self, node, deep=False):
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def _name(person: object) -> tuple[str, str] | None:
+    if not isinstance(person, dict):
+        return None
+    if person.get("literal"):
+        literal = str(person["literal"]).strip()
+        return literal, literal
+    family = str(person.get("family") or "").strip()
+    given = str(person.get("given") or "").strip()
+    if not family:
+        return None
+    return (f"{given} {family}" if given else family), family
+
+
+def _year(issued: object) -> int | None:
+    if isinstance(issued, dict):
+        parts = issued.get("date-parts")
+        if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
+            try:
+                return int(parts[0][0])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def load(path: Path, problems: Problems) -> dict[str, Reference]:
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.add(Location(shown, 1), f"cannot read the bibliography ({exc.strerror})",
+                     "check the 'bibliography' path in the front matter")
+        return {}
+    try:
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        problems.add(Location(shown, line), f"malformed YAML: {exc.problem}",
+                     "fix the YAML syntax (indentation, quotes around titles with ':')")
+        return {}
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        problems.add(Location(shown, 1), "the bibliography must be a YAML list of entries",
+                     "start each entry with '- id: …'")
+        return {}
+
+    refs: dict[str, Reference] = {}
+    for entry in data:
+        if not isinstance(entry, dict):
+            problems.add(Location(shown, 1), "a bibliography entry is not a mapping",
+                         "write each entry as '- id: …' followed by its fields")
+            continue
+        loc = Location(shown, entry.get("__line__", 1))
+        key = str(entry.get("id") or "")
+        if not KEY.match(key):
+            problems.add(loc, f"bibliography entry has a missing or invalid id {key!r}",
+                         "use a lowercase key such as vaswani2017attention")
+            continue
+        if key in refs:
+            problems.add(loc, f"duplicate bibliography id {key!r} (first at line "
+                         f"{refs[key].location.line})", "give each entry a unique id")
+            continue
+        title = str(entry.get("title") or "").strip()
+        names = [_name(p) for p in entry.get("author") or []]
+        year = _year(entry.get("issued"))
+        url = str(entry.get("URL") or "").strip()
+        if not url and entry.get("DOI"):
+            url = f"https://doi.org/{entry['DOI']}"
+        kind = str(entry.get("type") or "article")
+        missing = [label for label, ok in (
+            ("title", bool(title)), ("author", bool(names) and all(names)),
+            ("issued", year is not None), ("URL", url.startswith(("https://", "http://"))),
+        ) if not ok]
+        if missing:
+            problems.add(loc, f"bibliography entry {key!r} lacks a valid {', '.join(missing)}",
+                         "see docs/authoring.md, 'Bibliography'")
+            continue
+        if kind not in TYPES:
+            problems.add(loc, f"bibliography entry {key!r} has unknown type {kind!r}",
+                         f"use one of {', '.join(sorted(TYPES))}")
+            continue
+        venue = str(entry.get("container-title") or entry.get("publisher") or "").strip()
+        refs[key] = Reference(
+            key=key, type=kind, title=title,
+            authors=tuple(n[0] for n in names if n), families=tuple(n[1] for n in names if n),
+            year=year or 0, venue=venue, url=url, location=loc,
+        )
+    return refs

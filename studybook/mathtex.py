@@ -1,0 +1,84 @@
+"""Validate LaTeX formulas and convert them to MathML.
+
+latex2mathml is lenient: it passes unknown commands through as text and closes unbalanced groups
+silently. A formula that would print as garbage must fail the build instead, so the structure is
+checked here first and the MathML is then scanned for commands the converter did not understand.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import latex2mathml.converter
+
+_ENV = re.compile(r"\\(begin|end)\s*\{([^}]*)\}")
+_LEFT_RIGHT = re.compile(r"\\(left|right)(?![A-Za-z])")
+# A command name left in the output means the converter did not know it.
+_UNKNOWN = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
+
+
+class MathError(ValueError):
+    pass
+
+
+def _strip_escapes(tex: str) -> str:
+    # Escaped braces and backslashes are literal characters, not grouping.
+    return re.sub(r"\\[\\{}]", "", tex)
+
+
+def check_structure(tex: str) -> None:
+    if not tex.strip():
+        raise MathError("empty formula")
+    plain = _strip_escapes(tex)
+    depth = 0
+    for ch in plain:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                raise MathError("a '}' closes a group that was never opened")
+    if depth:
+        raise MathError(f"{depth} unclosed '{{'")
+    stack: list[str] = []
+    for kind, name in _ENV.findall(tex):
+        if kind == "begin":
+            stack.append(name)
+        elif not stack or stack.pop() != name:
+            raise MathError(f"\\end{{{name}}} does not match an open \\begin")
+    if stack:
+        raise MathError(f"\\begin{{{stack[-1]}}} is never ended")
+    balance = 0
+    for kind in _LEFT_RIGHT.findall(tex):
+        balance += 1 if kind == "left" else -1
+        if balance < 0:
+            raise MathError("\\right without a matching \\left")
+    if balance:
+        raise MathError("\\left without a matching \\right")
+
+
+# Standard operators latex2mathml lacks, rewritten to an equivalent it knows.
+_ALIASES = {r"\arg": r"\operatorname{arg}"}
+_ALIAS = re.compile("|".join(re.escape(k) + r"(?![A-Za-z])" for k in _ALIASES))
+
+
+def to_mathml(tex: str, display: bool) -> str:
+    """Return a MathML `<math>` element for `tex`, or raise MathError saying what is wrong."""
+    check_structure(tex)
+    source = _ALIAS.sub(lambda m: _ALIASES[m.group(0)].replace("\\", "\\"), tex)
+    try:
+        mathml = latex2mathml.converter.convert(source, display="block" if display else "inline")
+    except Exception as exc:  # the converter raises many unrelated types on bad input
+        raise MathError(f"cannot parse formula ({type(exc).__name__} {exc})".strip()) from None
+    unknown = sorted(set(_UNKNOWN.findall(mathml)))
+    if unknown:
+        raise MathError(f"unknown command {', '.join(unknown)}")
+    try:
+        ET.fromstring(mathml)
+    except ET.ParseError as exc:
+        raise MathError(
+            f"this formula cannot be converted to MathML ({exc}); environments such as "
+            "'aligned' are not supported, split it into separate display formulas"
+        ) from None
+    return mathml

@@ -1,0 +1,401 @@
+"""Read a question-bank Markdown file into a validated `Book`.
+
+The skeleton (front matter, `#` sections and chapters, `##` questions, their YAML blocks, the
+`### Key points` / `### Answer` parts) is read line by line so that every problem carries its line;
+each text block is then handed to `markup.to_fragment`. All problems are collected and raised
+together once everything has been read and cross-checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import bibliography, markup
+from .diagnostics import Location, Problems, display_path
+from .model import Book, Fragment, Question, Section, Topic
+
+ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
+DIFFICULTIES = ("easy", "medium", "hard")
+HEADING = re.compile(r"^(#{1,3})[ \t]+(.+?)[ \t#]*$")
+FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
+BOOK_FIELDS = {"book", "title", "subtitle", "authors", "language", "version", "edition", "bibliography"}
+TOPIC_FIELDS = {"topic", "key_papers"}
+SECTION_FIELDS = {"section"}
+QUESTION_FIELDS = {"id", "difficulty", "tags", "references", "related"}
+
+
+@dataclass
+class _Block:
+    """Lines of Markdown with the line number of the first one."""
+
+    start: int
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines).strip("\n")
+
+    @property
+    def first_line(self) -> int:
+        for i, line in enumerate(self.lines):
+            if line.strip():
+                return self.start + i
+        return self.start
+
+
+@dataclass
+class _Node:
+    level: int  # 1 = chapter/section, 2 = question
+    title: str
+    line: int
+    meta: dict = field(default_factory=dict)
+    meta_line: int = 0
+    body: _Block | None = None  # chapter intro / section text
+    parts: dict[str, _Block] = field(default_factory=dict)  # "key points", "answer"
+    current: str | None = None
+
+
+def _yaml_problem(exc: yaml.YAMLError, offset: int) -> tuple[int, str]:
+    mark = getattr(exc, "problem_mark", None)
+    line = offset + (mark.line if mark else 0)
+    return line, str(getattr(exc, "problem", None) or exc).strip()
+
+
+class _Reader:
+    def __init__(self, source: Path, content_root: Path | None):
+        self.source = source
+        self.path = display_path(source)
+        self.root = content_root or source.parent
+        self.problems = Problems()
+        self.ctx = markup.Context(self.problems, self.root, source.parent)
+
+    def loc(self, line: int) -> Location:
+        return Location(self.path, line)
+
+    # -- skeleton -----------------------------------------------------------------------------
+    def split(self, text: str) -> tuple[dict, list[_Node]]:
+        lines = text.split("\n")
+        meta: dict = {}
+        i = 0
+        if lines and lines[0].strip() == "---":
+            end = next((j for j in range(1, len(lines)) if lines[j].strip() in ("---", "...")), None)
+            if end is None:
+                self.problems.add(self.loc(1), "front matter is never closed",
+                                  "end the YAML front matter with a line '---'")
+                return {}, []
+            meta = self.yaml_block("\n".join(lines[1:end]), 2, "front matter")
+            i = end + 1
+        else:
+            self.problems.add(self.loc(1), "missing YAML front matter",
+                              "start the file with '---', the book fields, and '---'")
+
+        nodes: list[_Node] = []
+        fence: str | None = None
+        stray = _Block(i + 1)
+        pending_meta: _Node | None = None
+        while i < len(lines):
+            line, n = lines[i], i + 1
+            i += 1
+            if fence is None:
+                heading = HEADING.match(line)
+                fence_m = FENCE.match(line.strip())
+                if pending_meta is not None and line.strip():
+                    if fence_m and fence_m.group(2).strip().split()[:1] == ["yaml"]:
+                        close = fence_m.group(1)
+                        end = next((j for j in range(i, len(lines))
+                                    if lines[j].strip().startswith(close)
+                                    and not lines[j].strip().strip(close[0])), None)
+                        if end is None:
+                            self.problems.add(self.loc(n), "metadata block is never closed",
+                                              f"close it with {close}")
+                            return meta, nodes
+                        pending_meta.meta_line = n
+                        pending_meta.meta = self.yaml_block("\n".join(lines[i:end]), n + 1,
+                                                            "metadata block")
+                        i = end + 1
+                        pending_meta = None
+                        continue
+                    node = pending_meta
+                    pending_meta = None
+                    self.problems.add(self.loc(node.line), f"heading {node.title!r} has no metadata block",
+                                      "put a ```yaml block (id/topic/section) right under the heading")
+                if heading:
+                    level, title = len(heading.group(1)), heading.group(2).strip()
+                    if level in (1, 2):
+                        node = _Node(level, title, n, meta_line=n)
+                        nodes.append(node)
+                        pending_meta = node
+                        continue
+                    owner = nodes[-1] if nodes else None
+                    part = title.lower()
+                    if owner is None or owner.level != 2 or part not in ("key points", "answer"):
+                        self.problems.add(self.loc(n), f"unexpected heading '### {title}'",
+                                          "inside a question use '### Key points' then '### Answer'; "
+                                          "use '####' for sub-headings in an answer")
+                        continue
+                    if part in owner.parts:
+                        self.problems.add(self.loc(n), f"second '### {title}' in question {owner.title!r}",
+                                          "each question has one Key points and one Answer part")
+                    elif part == "answer" and "key points" not in owner.parts:
+                        self.problems.add(self.loc(n), "'### Answer' comes before '### Key points'",
+                                          "put the Key points part first")
+                    owner.parts[part] = _Block(n + 1)
+                    owner.current = part
+                    continue
+                if fence_m:
+                    fence = fence_m.group(1)
+            elif line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+                fence = None
+            target = self.target_block(nodes, stray, n)
+            target.lines.append(line)
+        if pending_meta is not None:
+            self.problems.add(self.loc(pending_meta.line), f"heading {pending_meta.title!r} has no metadata block",
+                              "put a ```yaml block right under the heading")
+        if stray.text.strip():
+            self.problems.add(self.loc(stray.first_line), "text before the first '#' heading",
+                              "start the book with a '# Preface' section or a chapter")
+        return meta, nodes
+
+    def target_block(self, nodes: list[_Node], stray: _Block, n: int) -> _Block:
+        if not nodes:
+            return stray
+        node = nodes[-1]
+        if node.level == 1:
+            if node.body is None:
+                node.body = _Block(n)
+            return node.body
+        if node.current is None:
+            node.parts.setdefault("preamble", _Block(n))
+            return node.parts["preamble"]
+        return node.parts[node.current]
+
+    def yaml_block(self, text: str, first_line: int, what: str) -> dict:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            line, problem = _yaml_problem(exc, first_line)
+            self.problems.add(self.loc(line), f"malformed YAML in {what}: {problem}",
+                              "fix the YAML syntax (indentation, ':' after keys, quotes)")
+            return {}
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.problems.add(self.loc(first_line), f"{what} must be a YAML mapping of key: value",
+                              "write one 'key: value' per line")
+            return {}
+        return data
+
+    # -- fields -------------------------------------------------------------------------------
+    def str_field(self, meta: dict, key: str, line: int, required: bool = True) -> str:
+        value = meta.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.problems.add(self.loc(line), f"missing '{key}'", f"add '{key}: …' to the metadata")
+            return ""
+        if not isinstance(value, (str, int, float)):
+            self.problems.add(self.loc(line), f"'{key}' must be a single value", f"write '{key}: value'")
+            return ""
+        return str(value).strip()
+
+    def list_field(self, meta: dict, key: str, line: int) -> tuple[str, ...]:
+        value = meta.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            self.problems.add(self.loc(line), f"'{key}' must be a list", f"write '{key}: [a, b]'")
+            return ()
+        return tuple(str(v).strip() for v in value)
+
+    def unknown_fields(self, meta: dict, allowed: set[str], line: int, what: str) -> None:
+        for key in sorted(set(meta) - allowed):
+            self.problems.add(self.loc(line), f"unknown field '{key}' in {what}",
+                              f"allowed fields: {', '.join(sorted(allowed))}")
+
+    def fragment(self, block: _Block | None) -> Fragment:
+        if block is None:
+            return Fragment(())
+        return markup.to_fragment(block.text, block.first_line, self.path, self.ctx)
+
+    # -- book ---------------------------------------------------------------------------------
+    def read(self) -> Book:
+        try:
+            text = self.source.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.problems.add(self.loc(1), "source file not found", "pass an existing file with --source")
+            self.problems.raise_if_any()
+        except UnicodeDecodeError as exc:
+            line = self.source.read_bytes()[: exc.start].count(b"\n") + 1
+            self.problems.add(self.loc(line), "the file is not valid UTF-8", "save it as UTF-8")
+            self.problems.raise_if_any()
+        text = text.replace("\r\n", "\n")
+        meta, nodes = self.split(text)
+        self.unknown_fields(meta, BOOK_FIELDS, 1, "the front matter")
+        book_id = self.str_field(meta, "book", 1)
+        if book_id and not ID.match(book_id):
+            self.problems.add(self.loc(1), f"book id {book_id!r} is not a slug",
+                              "use lowercase letters, digits and hyphens")
+        authors = meta.get("authors", [])
+        authors = [authors] if isinstance(authors, str) else authors
+        if not authors or not isinstance(authors, list):
+            self.problems.add(self.loc(1), "missing 'authors'", "add 'authors: [Name]'")
+            authors = []
+        refs = {}
+        bib = self.str_field(meta, "bibliography", 1, required=False)
+        if bib:
+            bib_path = (self.source.parent / bib).resolve()
+            if not bib_path.is_relative_to(self.root.resolve()):
+                self.problems.add(self.loc(1), f"bibliography {bib!r} resolves outside {self.root}",
+                                  "keep the bibliography inside the content directory")
+            else:
+                refs = bibliography.load(bib_path, self.problems)
+
+        sections: list[Section] = []
+        topics: list[dict] = []
+        number = 0
+        for node in nodes:
+            if node.level == 1:
+                self.read_chapter(node, sections, topics)
+            else:
+                number += 1
+                self.read_question(node, number, topics)
+
+        book = Book(
+            id=book_id,
+            title=self.str_field(meta, "title", 1),
+            subtitle=self.str_field(meta, "subtitle", 1, required=False),
+            authors=tuple(str(a) for a in authors),
+            language=self.str_field(meta, "language", 1),
+            version=self.str_field(meta, "version", 1),
+            edition=self.str_field(meta, "edition", 1, required=False),
+            sections=tuple(sections),
+            topics=tuple(Topic(questions=tuple(t.pop("questions")), **t) for t in topics),
+            references=refs,
+            images=dict(sorted(self.ctx.images.items())),
+            source=self.path,
+        )
+        self.cross_check(book)
+        self.problems.raise_if_any()
+        return book
+
+    def read_chapter(self, node: _Node, sections: list[Section], topics: list[dict]) -> None:
+        meta, line = node.meta, node.meta_line
+        title_html = markup.inline_html(node.title)
+        title_text = re.sub(r"<[^>]+>", "", title_html)
+        if "section" in meta:
+            self.unknown_fields(meta, SECTION_FIELDS, line, "a section")
+            sid = self.str_field(meta, "section", line)
+            sections.append(Section(sid, title_html, title_text, self.fragment(node.body), self.loc(node.line)))
+            return
+        if "topic" not in meta:
+            if meta:
+                self.problems.add(self.loc(line), f"chapter {node.title!r} has no 'topic' id",
+                                  "add 'topic: some-id' (or 'section: preface' for a front section)")
+            return
+        self.unknown_fields(meta, TOPIC_FIELDS, line, "a chapter")
+        tid = self.str_field(meta, "topic", line)
+        if tid and not ID.match(tid):
+            self.problems.add(self.loc(line), f"topic id {tid!r} is not a slug",
+                              "use lowercase letters, digits and hyphens")
+        if any(t["id"] == tid for t in topics):
+            self.problems.add(self.loc(line), f"duplicate topic id {tid!r}", "give each chapter its own topic id")
+        intro = self.fragment(node.body)
+        topics.append(dict(
+            id=tid, number=len(topics) + 1, title_html=title_html, title_text=title_text,
+            intro=intro, key_papers=self.list_field(meta, "key_papers", line),
+            questions=[], location=self.loc(node.line),
+        ))
+
+    def read_question(self, node: _Node, number: int, topics: list[dict]) -> None:
+        meta, line = node.meta, node.meta_line
+        if not topics:
+            self.problems.add(self.loc(node.line), f"question {node.title!r} is outside any topic",
+                              "put it under a '# Chapter' heading whose metadata has 'topic: id'")
+            return
+        self.unknown_fields(meta, QUESTION_FIELDS, line, "a question")
+        qid = self.str_field(meta, "id", line)
+        if qid and not ID.match(qid):
+            self.problems.add(self.loc(line), f"question id {qid!r} is not a slug",
+                              "use lowercase letters, digits and hyphens, e.g. 'attention-mechanism'")
+        difficulty = self.str_field(meta, "difficulty", line)
+        if difficulty and difficulty not in DIFFICULTIES:
+            self.problems.add(self.loc(line), f"unknown difficulty {difficulty!r}",
+                              f"use one of {', '.join(DIFFICULTIES)}")
+        tags = self.list_field(meta, "tags", line)
+        for tag in tags:
+            if not TAG.match(tag):
+                self.problems.add(self.loc(line), f"tag {tag!r} contains spaces or odd characters",
+                                  "use letters, digits, '-', '_' and '::' only")
+        preamble = node.parts.get("preamble")
+        if preamble and preamble.text.strip():
+            self.problems.add(self.loc(preamble.first_line), "text between the metadata and '### Key points'",
+                              "move it into the Key points or the Answer")
+        key_points = self.fragment(node.parts.get("key points"))
+        answer = self.fragment(node.parts.get("answer"))
+        for part, frag in (("Key points", key_points), ("Answer", answer)):
+            if frag.is_empty:
+                where = node.parts.get(part.lower())
+                self.problems.add(self.loc(where.start - 1 if where else node.line),
+                                  f"question {qid or node.title!r} has an empty or missing '### {part}'",
+                                  f"write the {part.lower()} under a '### {part}' heading")
+        title_html = markup.inline_html(node.title)
+        topics[-1]["questions"].append(Question(
+            id=qid, number=number, title_html=title_html,
+            title_text=re.sub(r"<[^>]+>", "", title_html),
+            topic_id=topics[-1]["id"], difficulty=difficulty, tags=tags,
+            references=self.list_field(meta, "references", line),
+            related=self.list_field(meta, "related", line),
+            key_points=key_points, answer=answer, location=self.loc(node.line),
+        ))
+
+    # -- cross references ---------------------------------------------------------------------
+    def cross_check(self, book: Book) -> None:
+        seen: dict[str, Question] = {}
+        for q in book.questions:
+            if q.id and q.id in seen:
+                self.problems.add(q.location, f"duplicate question id {q.id!r} "
+                                  f"(first used at line {seen[q.id].location.line})",
+                                  "ids must be unique and never reused")
+            seen.setdefault(q.id, q)
+        targets = set(seen) | {t.id for t in book.topics}
+        bib_fix = "add the entry to the bibliography or fix the key"
+        for topic in book.topics:
+            for key in topic.key_papers:
+                if key not in book.references:
+                    self.problems.add(topic.location, f"unknown reference key {key!r} in key_papers", bib_fix)
+            self.check_fragment(topic.intro, targets, book)
+        for section in book.sections:
+            self.check_fragment(section.body, targets, book)
+        for q in book.questions:
+            for key in q.references:
+                if key not in book.references:
+                    self.problems.add(q.location, f"unknown reference key {key!r} in question {q.id!r}", bib_fix)
+            for rid in q.related:
+                if rid not in seen:
+                    self.problems.add(q.location, f"question {q.id!r} is related to missing question {rid!r}",
+                                      "use the id of an existing question")
+                elif rid == q.id:
+                    self.problems.add(q.location, f"question {q.id!r} lists itself as related",
+                                      "remove it from 'related'")
+            for frag in (q.key_points, q.answer):
+                self.check_fragment(frag, targets, book)
+
+    def check_fragment(self, frag: Fragment, targets: set[str], book: Book) -> None:
+        for xref in frag.of_kind("xref"):
+            if xref.target not in targets:
+                self.problems.add(xref.location, f"link to missing question '#{xref.target}'",
+                                  "link to an existing question id, e.g. [text](#question-id)")
+        for cite in frag.of_kind("cite"):
+            for key in cite.keys:
+                if key not in book.references:
+                    self.problems.add(cite.location, f"citation [@{key}] names an unknown reference",
+                                      "add the entry to the bibliography or fix the key")
+
+
+def read_book(source: Path, content_root: Path | None = None) -> Book:
+    """Parse and validate `source`; raise BuildError listing every problem found."""
+    return _Reader(source, content_root).read()

@@ -1,0 +1,117 @@
+"""Anki deck (.apkg) with genanki: one note per question, a sub-deck per topic.
+
+Identity is what keeps a learner's review history across updates, so every id here is derived
+from stable names only: the note type id is a constant, deck ids hash (book id, topic id), and
+note GUIDs hash (book id, question id). Notes carry `options.build_time` as their modification
+time, which Anki's importer compares to decide whether to update a note it already has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import genanki
+
+from ..model import Book
+from ..output import write_zip
+from ..templating import environment
+from . import Options
+
+EXTENSION = "apkg"
+# Hard-coded once and never changed: a new id would orphan every learner's existing notes.
+NOTE_TYPE_ID = 1_739_412_587
+NOTE_TYPE_NAME = "studybook question v1"
+FIELDS = ["ID", "Number", "Question", "KeyPoints", "Answer", "References", "Related", "Topic",
+          "Difficulty"]
+
+
+def stable_id(*names: str) -> int:
+    digest = hashlib.sha256("\x1f".join(names).encode()).digest()
+    # Anki ids are positive 64-bit; stay well inside genanki's usual range.
+    return (1 << 30) + int.from_bytes(digest[:8], "big") % (1 << 30)
+
+
+def note_guid(book: Book, question_id: str) -> str:
+    return genanki.guid_for(book.id, question_id)
+
+
+def _note_type(options: Options) -> genanki.Model:
+    env = environment(options.templates)
+    read = (options.templates / "anki").joinpath
+    return genanki.Model(
+        NOTE_TYPE_ID,
+        NOTE_TYPE_NAME,
+        fields=[{"name": f} for f in FIELDS],
+        templates=[{
+            "name": "Question → Answer",
+            "qfmt": read("front.html").read_text(encoding="utf-8"),
+            "afmt": read("back.html").read_text(encoding="utf-8"),
+        }],
+        css=env.get_template("anki/card.css.j2").render(),
+        sort_field_index=0,
+    )
+
+
+def render(book: Book, options: Options) -> bytes:
+    env = environment(options.templates, xref_label=lambda target: _label(book, target))
+    fields = env.get_template("anki/fields.html.j2").module
+    model = _note_type(options)
+    decks = []
+    for topic in book.topics:
+        deck = genanki.Deck(
+            stable_id(book.id, topic.id),
+            f"{book.title}::{topic.number:02d} {topic.title_text}",
+            description=str(fields.deck_description(topic, book)).strip(),
+        )
+        for q in topic.questions:
+            deck.add_note(genanki.Note(
+                model=model,
+                fields=[
+                    q.id,
+                    str(q.number),
+                    str(fields.question(q, book)).strip(),
+                    str(fields.fragment(q.key_points, book)).strip(),
+                    str(fields.fragment(q.answer, book)).strip(),
+                    str(fields.references(q, book)).strip(),
+                    str(fields.related(q, book)).strip(),
+                    topic.title_text,
+                    q.difficulty,
+                ],
+                tags=[f"topic::{topic.id}", f"difficulty::{q.difficulty}", *q.tags],
+                guid=note_guid(book, q.id),
+                due=q.number,
+            ))
+        decks.append(deck)
+    return _package(decks, book, options.build_time)
+
+
+def _label(book: Book, target: str) -> str:
+    try:
+        return f"Q{book.question(target).number}"
+    except KeyError:
+        return book.topic(target).title_text
+
+
+def _package(decks: list[genanki.Deck], book: Book, build_time: int) -> bytes:
+    """The .apkg as genanki would write it, but with sorted, fixed-date zip entries."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "collection.anki2"
+        conn = sqlite3.connect(db_path)
+        package = genanki.Package(decks)
+        package.write_to_db(conn.cursor(), build_time, iter(range(build_time * 1000, 1 << 62)))
+        conn.commit()
+        conn.close()
+        collection = db_path.read_bytes()
+    names = sorted(book.images)
+    media = {str(i): name for i, name in enumerate(names)}
+    entries = [("collection.anki2", collection, True),
+               ("media", json.dumps(media, sort_keys=True).encode(), True)]
+    entries += [(str(i), book.images[name].data, True) for i, name in enumerate(names)]
+    buf = io.BytesIO()
+    write_zip(entries, build_time, buf)
+    return buf.getvalue()
