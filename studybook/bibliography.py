@@ -53,7 +53,10 @@ def _year(issued: object) -> int | None:
     return None
 
 
-def load(path: Path, problems: Problems) -> dict[str, Reference]:
+def load(path: Path, problems: Problems, seen_keys: set[str] | None = None) -> dict[str, Reference]:
+    """Valid entries by key; every key written in the file, valid or not, is added to `seen_keys`
+    so that one broken entry is reported once, not again at every place that cites it."""
+    seen_keys = set() if seen_keys is None else seen_keys
     shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -83,6 +86,7 @@ def load(path: Path, problems: Problems) -> dict[str, Reference]:
             continue
         loc = Location(shown, entry.get("__line__", 1))
         key = str(entry.get("id") or "")
+        seen_keys.add(key)
         if not KEY.match(key):
             problems.add(loc, f"bibliography entry has a missing or invalid id {key!r}",
                          "use a lowercase key such as vaswani2017attention")

@@ -53,8 +53,9 @@ class _Node:
     level: int  # 1 = chapter/section, 2 = question
     title: str
     line: int
-    meta: dict = field(default_factory=dict)
+    meta: dict | None = None  # None: no block, or one that failed to parse (already reported)
     meta_line: int = 0
+    meta_lines: list[str] = field(default_factory=list)
     body: _Block | None = None  # chapter intro / section text
     parts: dict[str, _Block] = field(default_factory=dict)  # "key points", "answer"
     current: str | None = None
@@ -73,14 +74,18 @@ class _Reader:
         self.root = content_root or source.parent
         self.problems = Problems()
         self.ctx = markup.Context(self.problems, self.root, source.parent)
+        self.front = _Node(0, "front matter", 1, meta={}, meta_line=1)
+        self.meta_nodes: dict[str, _Node] = {}
+        self.orphans: set[str] = set()
+        self.bib_keys: set[str] = set()
 
     def loc(self, line: int) -> Location:
         return Location(self.path, line)
 
     # -- skeleton -----------------------------------------------------------------------------
-    def split(self, text: str) -> tuple[dict, list[_Node]]:
+    def split(self, text: str) -> tuple[dict | None, list[_Node]]:
         lines = text.split("\n")
-        meta: dict = {}
+        meta: dict | None = {}
         i = 0
         if lines and lines[0].strip() == "---":
             end = next((j for j in range(1, len(lines)) if lines[j].strip() in ("---", "...")), None)
@@ -89,6 +94,7 @@ class _Reader:
                                   "end the YAML front matter with a line '---'")
                 return {}, []
             meta = self.yaml_block("\n".join(lines[1:end]), 2, "front matter")
+            self.front = _Node(0, "front matter", 1, meta=meta, meta_line=1, meta_lines=lines[1:end])
             i = end + 1
         else:
             self.problems.add(self.loc(1), "missing YAML front matter",
@@ -115,6 +121,7 @@ class _Reader:
                                               f"close it with {close}")
                             return meta, nodes
                         pending_meta.meta_line = n
+                        pending_meta.meta_lines = lines[i:end]
                         pending_meta.meta = self.yaml_block("\n".join(lines[i:end]), n + 1,
                                                             "metadata block")
                         i = end + 1
@@ -174,47 +181,58 @@ class _Reader:
             return node.parts["preamble"]
         return node.parts[node.current]
 
-    def yaml_block(self, text: str, first_line: int, what: str) -> dict:
+    def yaml_block(self, text: str, first_line: int, what: str) -> dict | None:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             line, problem = _yaml_problem(exc, first_line)
             self.problems.add(self.loc(line), f"malformed YAML in {what}: {problem}",
                               "fix the YAML syntax (indentation, ':' after keys, quotes)")
-            return {}
+            return None
         if data is None:
             return {}
         if not isinstance(data, dict):
             self.problems.add(self.loc(first_line), f"{what} must be a YAML mapping of key: value",
                               "write one 'key: value' per line")
-            return {}
+            return None
         return data
 
+    def key_line(self, node: _Node, key: str) -> int:
+        """The line where `key:` is written in a node's metadata block, else the block's fence."""
+        for i, line in enumerate(node.meta_lines):
+            if re.match(rf"^\s*{re.escape(key)}\s*:", line):
+                return node.meta_line + 1 + i
+        return node.meta_line
+
     # -- fields -------------------------------------------------------------------------------
-    def str_field(self, meta: dict, key: str, line: int, required: bool = True) -> str:
-        value = meta.get(key)
+    def str_field(self, node: _Node, key: str, required: bool = True) -> str:
+        value = node.meta.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                self.problems.add(self.loc(line), f"missing '{key}'", f"add '{key}: …' to the metadata")
+                self.problems.add(self.loc(node.meta_line), f"missing '{key}'",
+                                  f"add '{key}: …' to the metadata")
             return ""
         if not isinstance(value, (str, int, float)):
-            self.problems.add(self.loc(line), f"'{key}' must be a single value", f"write '{key}: value'")
+            self.problems.add(self.at(node, key), f"'{key}' must be a single value", f"write '{key}: value'")
             return ""
         return str(value).strip()
 
-    def list_field(self, meta: dict, key: str, line: int) -> tuple[str, ...]:
-        value = meta.get(key, [])
+    def list_field(self, node: _Node, key: str) -> tuple[str, ...]:
+        value = node.meta.get(key, [])
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-            self.problems.add(self.loc(line), f"'{key}' must be a list", f"write '{key}: [a, b]'")
+            self.problems.add(self.at(node, key), f"'{key}' must be a list", f"write '{key}: [a, b]'")
             return ()
         return tuple(str(v).strip() for v in value)
 
-    def unknown_fields(self, meta: dict, allowed: set[str], line: int, what: str) -> None:
-        for key in sorted(set(meta) - allowed):
-            self.problems.add(self.loc(line), f"unknown field '{key}' in {what}",
+    def unknown_fields(self, node: _Node, allowed: set[str], what: str) -> None:
+        for key in sorted(set(node.meta) - allowed):
+            self.problems.add(self.at(node, key), f"unknown field '{key}' in {what}",
                               f"allowed fields: {', '.join(sorted(allowed))}")
+
+    def at(self, node: _Node, key: str) -> Location:
+        return self.loc(self.key_line(node, key))
 
     def fragment(self, block: _Block | None) -> Fragment:
         if block is None:
@@ -233,26 +251,30 @@ class _Reader:
             self.problems.add(self.loc(line), "the file is not valid UTF-8", "save it as UTF-8")
             self.problems.raise_if_any()
         text = text.replace("\r\n", "\n")
-        meta, nodes = self.split(text)
-        self.unknown_fields(meta, BOOK_FIELDS, 1, "the front matter")
-        book_id = self.str_field(meta, "book", 1)
+        _, nodes = self.split(text)
+        # Syntax first: a block that failed to parse would otherwise cascade into "missing" reports.
+        self.problems.raise_if_any()
+        front = self.front
+        self.unknown_fields(front, BOOK_FIELDS, "the front matter")
+        book_id = self.str_field(front, "book")
         if book_id and not ID.match(book_id):
-            self.problems.add(self.loc(1), f"book id {book_id!r} is not a slug",
+            self.problems.add(self.at(front, "book"), f"book id {book_id!r} is not a slug",
                               "use lowercase letters, digits and hyphens")
-        authors = meta.get("authors", [])
+        authors = front.meta.get("authors", [])
         authors = [authors] if isinstance(authors, str) else authors
         if not authors or not isinstance(authors, list):
-            self.problems.add(self.loc(1), "missing 'authors'", "add 'authors: [Name]'")
+            self.problems.add(self.at(front, "authors"), "missing 'authors'", "add 'authors: [Name]'")
             authors = []
         refs = {}
-        bib = self.str_field(meta, "bibliography", 1, required=False)
+        bib = self.str_field(front, "bibliography", required=False)
         if bib:
             bib_path = (self.source.parent / bib).resolve()
             if not bib_path.is_relative_to(self.root.resolve()):
-                self.problems.add(self.loc(1), f"bibliography {bib!r} resolves outside {self.root}",
+                self.problems.add(self.at(front, "bibliography"),
+                                  f"bibliography {bib!r} resolves outside {self.root}",
                                   "keep the bibliography inside the content directory")
             else:
-                refs = bibliography.load(bib_path, self.problems)
+                refs = bibliography.load(bib_path, self.problems, self.bib_keys)
 
         sections: list[Section] = []
         topics: list[dict] = []
@@ -266,12 +288,12 @@ class _Reader:
 
         book = Book(
             id=book_id,
-            title=self.str_field(meta, "title", 1),
-            subtitle=self.str_field(meta, "subtitle", 1, required=False),
+            title=self.str_field(front, "title"),
+            subtitle=self.str_field(front, "subtitle", required=False),
             authors=tuple(str(a) for a in authors),
-            language=self.str_field(meta, "language", 1),
-            version=self.str_field(meta, "version", 1),
-            edition=self.str_field(meta, "edition", 1, required=False),
+            language=self.str_field(front, "language"),
+            version=self.str_field(front, "version"),
+            edition=self.str_field(front, "edition", required=False),
             sections=tuple(sections),
             topics=tuple(Topic(questions=tuple(t.pop("questions")), **t) for t in topics),
             references=refs,
@@ -283,52 +305,51 @@ class _Reader:
         return book
 
     def read_chapter(self, node: _Node, sections: list[Section], topics: list[dict]) -> None:
-        meta, line = node.meta, node.meta_line
         title_html = markup.inline_html(node.title)
         title_text = re.sub(r"<[^>]+>", "", title_html)
-        if "section" in meta:
-            self.unknown_fields(meta, SECTION_FIELDS, line, "a section")
-            sid = self.str_field(meta, "section", line)
+        if "section" in node.meta:
+            self.unknown_fields(node, SECTION_FIELDS, "a section")
+            sid = self.str_field(node, "section")
             sections.append(Section(sid, title_html, title_text, self.fragment(node.body), self.loc(node.line)))
             return
-        if "topic" not in meta:
-            if meta:
-                self.problems.add(self.loc(line), f"chapter {node.title!r} has no 'topic' id",
-                                  "add 'topic: some-id' (or 'section: preface' for a front section)")
+        if "topic" not in node.meta:
+            self.problems.add(self.loc(node.meta_line), f"chapter {node.title!r} has no 'topic' id",
+                              "add 'topic: some-id' (or 'section: preface' for a front section)")
             return
-        self.unknown_fields(meta, TOPIC_FIELDS, line, "a chapter")
-        tid = self.str_field(meta, "topic", line)
+        self.unknown_fields(node, TOPIC_FIELDS, "a chapter")
+        tid = self.str_field(node, "topic")
         if tid and not ID.match(tid):
-            self.problems.add(self.loc(line), f"topic id {tid!r} is not a slug",
+            self.problems.add(self.at(node, "topic"), f"topic id {tid!r} is not a slug",
                               "use lowercase letters, digits and hyphens")
         if any(t["id"] == tid for t in topics):
-            self.problems.add(self.loc(line), f"duplicate topic id {tid!r}", "give each chapter its own topic id")
-        intro = self.fragment(node.body)
+            self.problems.add(self.at(node, "topic"), f"duplicate topic id {tid!r}",
+                              "give each chapter its own topic id")
         topics.append(dict(
             id=tid, number=len(topics) + 1, title_html=title_html, title_text=title_text,
-            intro=intro, key_papers=self.list_field(meta, "key_papers", line),
-            questions=[], location=self.loc(node.line),
+            intro=self.fragment(node.body), key_papers=self.list_field(node, "key_papers"),
+            questions=[], location=self.at(node, "key_papers"),
         ))
 
     def read_question(self, node: _Node, number: int, topics: list[dict]) -> None:
-        meta, line = node.meta, node.meta_line
         if not topics:
             self.problems.add(self.loc(node.line), f"question {node.title!r} is outside any topic",
                               "put it under a '# Chapter' heading whose metadata has 'topic: id'")
+            # Still a valid link target: one misplaced question should not break every link to it.
+            self.orphans.add(str(node.meta.get("id", "")))
             return
-        self.unknown_fields(meta, QUESTION_FIELDS, line, "a question")
-        qid = self.str_field(meta, "id", line)
+        self.unknown_fields(node, QUESTION_FIELDS, "a question")
+        qid = self.str_field(node, "id")
         if qid and not ID.match(qid):
-            self.problems.add(self.loc(line), f"question id {qid!r} is not a slug",
+            self.problems.add(self.at(node, "id"), f"question id {qid!r} is not a slug",
                               "use lowercase letters, digits and hyphens, e.g. 'attention-mechanism'")
-        difficulty = self.str_field(meta, "difficulty", line)
+        difficulty = self.str_field(node, "difficulty")
         if difficulty and difficulty not in DIFFICULTIES:
-            self.problems.add(self.loc(line), f"unknown difficulty {difficulty!r}",
+            self.problems.add(self.at(node, "difficulty"), f"unknown difficulty {difficulty!r}",
                               f"use one of {', '.join(DIFFICULTIES)}")
-        tags = self.list_field(meta, "tags", line)
+        tags = self.list_field(node, "tags")
         for tag in tags:
             if not TAG.match(tag):
-                self.problems.add(self.loc(line), f"tag {tag!r} contains spaces or odd characters",
+                self.problems.add(self.at(node, "tags"), f"tag {tag!r} contains spaces or odd characters",
                                   "use letters, digits, '-', '_' and '::' only")
         preamble = node.parts.get("preamble")
         if preamble and preamble.text.strip():
@@ -347,10 +368,11 @@ class _Reader:
             id=qid, number=number, title_html=title_html,
             title_text=re.sub(r"<[^>]+>", "", title_html),
             topic_id=topics[-1]["id"], difficulty=difficulty, tags=tags,
-            references=self.list_field(meta, "references", line),
-            related=self.list_field(meta, "related", line),
+            references=self.list_field(node, "references"),
+            related=self.list_field(node, "related"),
             key_points=key_points, answer=answer, location=self.loc(node.line),
         ))
+        self.meta_nodes[qid] = node
 
     # -- cross references ---------------------------------------------------------------------
     def cross_check(self, book: Book) -> None:
@@ -361,26 +383,31 @@ class _Reader:
                                   f"(first used at line {seen[q.id].location.line})",
                                   "ids must be unique and never reused")
             seen.setdefault(q.id, q)
-        targets = set(seen) | {t.id for t in book.topics}
+        if "" in seen or len(seen) != len(book.questions):
+            # Links cannot be judged while ids are missing or doubled; those problems come first.
+            return
+        targets = set(seen) | {t.id for t in book.topics} | self.orphans
         bib_fix = "add the entry to the bibliography or fix the key"
         for topic in book.topics:
             for key in topic.key_papers:
-                if key not in book.references:
+                if key not in self.bib_keys:
                     self.problems.add(topic.location, f"unknown reference key {key!r} in key_papers", bib_fix)
             self.check_fragment(topic.intro, targets, book)
         for section in book.sections:
             self.check_fragment(section.body, targets, book)
         for q in book.questions:
             for key in q.references:
-                if key not in book.references:
-                    self.problems.add(q.location, f"unknown reference key {key!r} in question {q.id!r}", bib_fix)
+                if key not in self.bib_keys:
+                    self.problems.add(self.at(self.meta_nodes[q.id], "references"),
+                                      f"unknown reference key {key!r} in question {q.id!r}", bib_fix)
             for rid in q.related:
-                if rid not in seen:
-                    self.problems.add(q.location, f"question {q.id!r} is related to missing question {rid!r}",
+                if rid not in seen and rid not in self.orphans:
+                    self.problems.add(self.at(self.meta_nodes[q.id], "related"),
+                                      f"question {q.id!r} is related to missing question {rid!r}",
                                       "use the id of an existing question")
                 elif rid == q.id:
-                    self.problems.add(q.location, f"question {q.id!r} lists itself as related",
-                                      "remove it from 'related'")
+                    self.problems.add(self.at(self.meta_nodes[q.id], "related"),
+                                      f"question {q.id!r} lists itself as related", "remove it from 'related'")
             for frag in (q.key_points, q.answer):
                 self.check_fragment(frag, targets, book)
 
@@ -391,7 +418,7 @@ class _Reader:
                                   "link to an existing question id, e.g. [text](#question-id)")
         for cite in frag.of_kind("cite"):
             for key in cite.keys:
-                if key not in book.references:
+                if key not in self.bib_keys:
                     self.problems.add(cite.location, f"citation [@{key}] names an unknown reference",
                                       "add the entry to the bibliography or fix the key")
 

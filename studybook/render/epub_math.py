@@ -1,0 +1,128 @@
+"""Formulas for the EPUB: MathML first, a picture of it for reading systems that lack MathML.
+
+Every `<math>` element carries
+  * `alttext`: the LaTeX source, which screen readers announce when they cannot voice MathML and
+    which some reading systems print in place of the formula;
+  * `altimg` (+ `altimg-width`, `-height`, `-valign`): an SVG picture of the same MathML drawn by
+    ziamath with its bundled STIX Two Math font, for reading systems that do not lay out MathML.
+SVG is an EPUB core media type, so every conforming reading system can show the picture; the
+pictures are plain paths (no fonts, no scripts), so they are also byte-for-byte reproducible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html import escape
+
+import ziamath
+from ziamath import config as ziaconfig
+
+from ..diagnostics import Problems
+from ..model import Book, Fragment, Math
+
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+PX_PER_EM = 20.0  # drawing size of the pictures; their size in the page is given in em
+MARGIN = 1.0  # ziamath's default margin around the drawing, in px
+
+
+@dataclass(frozen=True)
+class Formula:
+    element: str  # the <math> element, ready to paste into XHTML
+    image: str  # package path of the fallback picture, relative to the content documents
+    svg: bytes
+
+
+def book_fragments(book: Book) -> Iterator[Fragment]:
+    """Every rich-text block of the book, in reading order."""
+    for section in book.sections:
+        yield section.body
+    for topic in book.topics:
+        yield topic.intro
+        for q in topic.questions:
+            yield q.key_points
+            yield q.answer
+
+
+def formula_key(m: Math) -> str:
+    return hashlib.sha256(f"{'D' if m.display else 'I'}\x1f{m.tex}".encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _svg11() -> Iterator[None]:
+    """ziamath's configuration is global and shared with the PDF renderer: change it briefly."""
+    saved = ziaconfig.svg2
+    ziaconfig.svg2 = False  # xlink:href, understood by the SVG 1.1 engines of older readers
+    try:
+        yield
+    finally:
+        ziaconfig.svg2 = saved
+
+
+def _fmt(value: float) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _picture(m: Math, root: ET.Element) -> tuple[bytes, float, float, float]:
+    """SVG bytes plus width, height and baseline offset (negative = below the line) in em."""
+    with _svg11():
+        drawing = ziamath.Math(root, size=PX_PER_EM, title=m.tex, margin=MARGIN)
+        svg = drawing.svg()
+        bbox = drawing.node.bbox
+    width = (bbox.xmax - bbox.xmin + 2 * MARGIN) / PX_PER_EM
+    height = (bbox.ymax - bbox.ymin + 2 * MARGIN) / PX_PER_EM
+    valign = (bbox.ymin - MARGIN) / PX_PER_EM
+    data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n").encode("utf-8")
+    ET.fromstring(data)  # well-formed, or the bug shows here rather than in a reading system
+    return data, width, height, valign
+
+
+def _element(m: Math, image: str, width: float, height: float, valign: float) -> str:
+    alttext = escape(" ".join(m.tex.split()), quote=True)
+    attrs = (f' alttext="{alttext}" altimg="{image}" altimg-width="{_fmt(width)}em"'
+             f' altimg-height="{_fmt(height)}em" altimg-valign="{_fmt(valign)}em"')
+    element, count = re.subn(r"^<math\b", "<math" + attrs, m.mathml.strip(), count=1)
+    if count != 1:
+        raise ValueError("the MathML does not start with a <math> element")
+    root = ET.fromstring(element)
+    if root.tag != f"{{{MATHML_NS}}}math" or root.get("alttext") != " ".join(m.tex.split()):
+        raise ValueError("the MathML root is not a namespaced <math> element")
+    return element
+
+
+class MathTable:
+    """Every formula of a book, converted once; identical formulas share one picture."""
+
+    def __init__(self, book: Book, image_dir: str = "math"):
+        self._by_key: dict[str, Formula] = {}
+        problems = Problems()
+        for fragment in book_fragments(book):
+            for m in fragment.maths:
+                key = formula_key(m)
+                if key in self._by_key:
+                    continue
+                image = f"{image_dir}/m-{key}.svg"
+                try:
+                    root = ET.fromstring(m.mathml)
+                    svg, width, height, valign = _picture(m, root)
+                    element = _element(m, image, width, height, valign)
+                except Exception as exc:  # ziamath and the XML parser raise many types
+                    problems.add(m.location, f"formula {m.tex!r} cannot be typeset for the EPUB "
+                                 f"({type(exc).__name__}: {exc})",
+                                 "simplify the formula or split it into several")
+                    continue
+                self._by_key[key] = Formula(element=element, image=image, svg=svg)
+        problems.raise_if_any()
+
+    def __getitem__(self, m: Math) -> Formula:
+        return self._by_key[formula_key(m)]
+
+    @property
+    def formulas(self) -> list[Formula]:
+        return [self._by_key[k] for k in sorted(self._by_key)]
+
