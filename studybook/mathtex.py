@@ -60,13 +60,15 @@ def check_structure(tex: str) -> None:
 
 # Standard operators latex2mathml lacks, rewritten to an equivalent it knows.
 _ALIASES = {r"\arg": r"\operatorname{arg}"}
+# latex2mathml cannot size these delimiters; MathML stretches them anyway, so drop the size.
+_SIZED_DELIM = re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?(?=\\(?:langle|rangle|lVert|rVert|lvert|rvert|vert|Vert))")
 _ALIAS = re.compile("|".join(re.escape(k) + r"(?![A-Za-z])" for k in _ALIASES))
 
 
 def to_mathml(tex: str, display: bool) -> str:
     """Return a MathML `<math>` element for `tex`, or raise MathError saying what is wrong."""
     check_structure(tex)
-    source = _ALIAS.sub(lambda m: _ALIASES[m.group(0)].replace("\\", "\\"), tex)
+    source = _SIZED_DELIM.sub("", _ALIAS.sub(lambda m: _ALIASES[m.group(0)], tex))
     try:
         mathml = latex2mathml.converter.convert(source, display="block" if display else "inline")
     except Exception as exc:  # the converter raises many unrelated types on bad input
