@@ -85,6 +85,18 @@ class Reference:
     location: Location
 
     @property
+    def author_line(self) -> str:
+        """Authors as a bibliography prints them: up to three, then "et al.".
+
+        Long author lists in the source are often partial, so printing more than three would
+        suggest a completeness the data does not promise."""
+        if len(self.authors) > 3:
+            return ", ".join(self.authors[:3]) + ", et al."
+        if len(self.authors) > 1:
+            return ", ".join(self.authors[:-1]) + " and " + self.authors[-1]
+        return self.authors[0]
+
+    @property
     def short(self) -> str:
         if len(self.families) == 1:
             who = self.families[0]
