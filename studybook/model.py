@@ -190,9 +190,16 @@ class Book:
     def cited_keys(self) -> tuple[str, ...]:
         """Every bibliography key the book uses, in order of first use."""
         seen: dict[str, None] = {}
+        for section in self.sections:
+            for cite in section.body.of_kind("cite"):
+                for key in cite.keys:
+                    seen.setdefault(key)
         for topic in self.topics:
             for key in topic.key_papers:
                 seen.setdefault(key)
+            for cite in topic.intro.of_kind("cite"):
+                for key in cite.keys:
+                    seen.setdefault(key)
             for q in topic.questions:
                 for key in q.cited:
                     seen.setdefault(key)
