@@ -20,7 +20,11 @@ TYPES = {
 }
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when available: the bibliography is the largest YAML file a book has.
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_Base):
     """SafeLoader that records the 1-based line of every mapping under '__line__'."""
 
     def construct_mapping(self, node, deep=False):

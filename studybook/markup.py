@@ -71,9 +71,15 @@ class Context:
     _by_source: dict[Path, str] = field(default_factory=dict)
 
 
+_MD: markdown.Markdown | None = None
+
+
 def _markdown(text: str) -> str:
-    md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
-    return md.convert(text)
+    # Building the converter loads every extension; one instance, reset per block, is reused.
+    global _MD
+    if _MD is None:
+        _MD = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
+    return _MD.reset().convert(text)
 
 
 def sanitize(raw_html: str) -> str:
