@@ -60,6 +60,10 @@ class Fragment:
         return tuple(p for p in self.parts if not isinstance(p, str) and p.kind == kind)
 
     @property
+    def cite_keys(self) -> tuple[str, ...]:
+        return tuple(key for cite in self.of_kind("cite") for key in cite.keys)
+
+    @property
     def is_empty(self) -> bool:
         return not any(p.strip() if isinstance(p, str) else True for p in self.parts)
 
@@ -125,11 +129,8 @@ class Question:
     @property
     def cited(self) -> tuple[str, ...]:
         """Listed references, then inline citations not already listed, in order."""
-        keys = list(self.references)
-        for frag in (self.key_points, self.answer):
-            for cite in frag.of_kind("cite"):
-                keys.extend(k for k in cite.keys if k not in keys)
-        return tuple(keys)
+        keys = (*self.references, *self.key_points.cite_keys, *self.answer.cite_keys)
+        return tuple(dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)
@@ -189,18 +190,8 @@ class Book:
 
     def cited_keys(self) -> tuple[str, ...]:
         """Every bibliography key the book uses, in order of first use."""
-        seen: dict[str, None] = {}
-        for section in self.sections:
-            for cite in section.body.of_kind("cite"):
-                for key in cite.keys:
-                    seen.setdefault(key)
+        keys = [key for section in self.sections for key in section.body.cite_keys]
         for topic in self.topics:
-            for key in topic.key_papers:
-                seen.setdefault(key)
-            for cite in topic.intro.of_kind("cite"):
-                for key in cite.keys:
-                    seen.setdefault(key)
-            for q in topic.questions:
-                for key in q.cited:
-                    seen.setdefault(key)
-        return tuple(seen)
+            keys += [*topic.key_papers, *topic.intro.cite_keys]
+            keys += [key for q in topic.questions for key in q.cited]
+        return tuple(dict.fromkeys(keys))
