@@ -12,6 +12,7 @@ pictures are plain paths (no fonts, no scripts), so they are also byte-for-byte 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import re
 import xml.etree.ElementTree as ET
@@ -35,6 +36,7 @@ class Formula:
     element: str  # the <math> element, ready to paste into XHTML
     image: str  # package path of the fallback picture, relative to the content documents
     svg: bytes
+    width: float  # typeset width in em, which lets the page shrink formulas too wide for a phone
 
 
 def book_fragments(book: Book) -> Iterator[Fragment]:
@@ -68,30 +70,66 @@ def _fmt(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
+# Token elements hold characters only (MathML 3, 3.1.9.1); latex2mathml sometimes nests a row in
+# one (e.g. `\mathrel{+}` gives <mo><mrow><mo>+</mo></mrow></mo>), which EPUBCheck rejects.
+TOKENS = frozenset({"mi", "mn", "mo", "mtext", "ms"})
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def repair(root: ET.Element) -> ET.Element:
+    """Flatten element content inside token elements to its text; the rest is left as it is."""
+    for el in root.iter():
+        if _local(el.tag) in TOKENS and len(el):
+            text = "".join(el.itertext())
+            for child in list(el):
+                el.remove(child)
+            el.text = text
+    return root
+
+
+def _serialize(el: ET.Element, extra: dict[str, str] | None = None) -> str:
+    """MathML without namespace prefixes: the root declares the default namespace."""
+    attrs = dict(extra or {})
+    if extra is not None:
+        attrs["xmlns"] = MATHML_NS
+    attrs.update((_local(k), v) for k, v in el.attrib.items())
+    head = _local(el.tag) + "".join(f' {k}="{escape(v, quote=True)}"' for k, v in attrs.items())
+    inner = escape(el.text or "", quote=False) + "".join(
+        _serialize(child) + escape(child.tail or "", quote=False) for child in el)
+    return f"<{head}>{inner}</{_local(el.tag)}>" if inner else f"<{head}/>"
+
+
 def _picture(m: Math, root: ET.Element) -> tuple[bytes, float, float, float]:
     """SVG bytes plus width, height and baseline offset (negative = below the line) in em."""
     with _svg11():
-        drawing = ziamath.Math(root, size=PX_PER_EM, title=m.tex, margin=MARGIN)
+        drawing = ziamath.Math(copy.deepcopy(root), size=PX_PER_EM, margin=MARGIN)
         svg = drawing.svg()
         bbox = drawing.node.bbox
     width = (bbox.xmax - bbox.xmin + 2 * MARGIN) / PX_PER_EM
     height = (bbox.ymax - bbox.ymin + 2 * MARGIN) / PX_PER_EM
     valign = (bbox.ymin - MARGIN) / PX_PER_EM
+    # The title names the picture for assistive technology (ziamath's own puts a fill on it).
+    svg = re.sub(r"^(<svg\b[^>]*>)", lambda g: f"{g.group(1)}<title>{escape(alttext(m), quote=False)}</title>", svg)
     data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n").encode("utf-8")
     ET.fromstring(data)  # well-formed, or the bug shows here rather than in a reading system
     return data, width, height, valign
 
 
-def _element(m: Math, image: str, width: float, height: float, valign: float) -> str:
-    alttext = escape(" ".join(m.tex.split()), quote=True)
-    attrs = (f' alttext="{alttext}" altimg="{image}" altimg-width="{_fmt(width)}em"'
-             f' altimg-height="{_fmt(height)}em" altimg-valign="{_fmt(valign)}em"')
-    element, count = re.subn(r"^<math\b", "<math" + attrs, m.mathml.strip(), count=1)
-    if count != 1:
-        raise ValueError("the MathML does not start with a <math> element")
-    root = ET.fromstring(element)
-    if root.tag != f"{{{MATHML_NS}}}math" or root.get("alttext") != " ".join(m.tex.split()):
+def alttext(m: Math) -> str:
+    return " ".join(m.tex.split())
+
+
+def _element(m: Math, root: ET.Element, image: str, width: float, height: float, valign: float) -> str:
+    if root.tag != f"{{{MATHML_NS}}}math":
         raise ValueError("the MathML root is not a namespaced <math> element")
+    element = _serialize(root, {"alttext": alttext(m), "altimg": image, "altimg-width": f"{_fmt(width)}em",
+                                "altimg-height": f"{_fmt(height)}em", "altimg-valign": f"{_fmt(valign)}em"})
+    check = ET.fromstring(element)  # every fragment is checked as XML before it is used
+    if check.tag != root.tag or check.get("alttext") != alttext(m):
+        raise ValueError("the MathML did not survive serialisation")
     return element
 
 
@@ -108,15 +146,15 @@ class MathTable:
                     continue
                 image = f"{image_dir}/m-{key}.svg"
                 try:
-                    root = ET.fromstring(m.mathml)
+                    root = repair(ET.fromstring(m.mathml))
                     svg, width, height, valign = _picture(m, root)
-                    element = _element(m, image, width, height, valign)
+                    element = _element(m, root, image, width, height, valign)
                 except Exception as exc:  # ziamath and the XML parser raise many types
                     problems.add(m.location, f"formula {m.tex!r} cannot be typeset for the EPUB "
                                  f"({type(exc).__name__}: {exc})",
                                  "simplify the formula or split it into several")
                     continue
-                self._by_key[key] = Formula(element=element, image=image, svg=svg)
+                self._by_key[key] = Formula(element=element, image=image, svg=svg, width=width)
         problems.raise_if_any()
 
     def __getitem__(self, m: Math) -> Formula:
