@@ -40,6 +40,7 @@ ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},
     "ol": {"start"},
+    "span": {"lang"},  # lets authors mark a foreign phrase for screen readers and hyphenation
     "td": {"colspan", "rowspan", "style"},
     "th": {"colspan", "rowspan", "style"},
     "*": {"class"},

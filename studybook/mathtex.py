@@ -18,6 +18,9 @@ _LEFT_RIGHT = re.compile(r"\\(left|right)(?![A-Za-z])")
 _UNKNOWN = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
 
 
+_WORD_OPERATOR = re.compile(r"<mo>([A-Za-z][A-Za-z\u2009 ]*[A-Za-z])</mo>")
+
+
 class MathError(ValueError):
     pass
 
@@ -73,6 +76,9 @@ def to_mathml(tex: str, display: bool) -> str:
         mathml = latex2mathml.converter.convert(source, display="block" if display else "inline")
     except Exception as exc:  # the converter raises many unrelated types on bad input
         raise MathError(f"cannot parse formula ({type(exc).__name__} {exc})".strip()) from None
+    # \operatorname{softmax} comes out as an operator <mo>, which renderers space like "+";
+    # a function name is an identifier, as latex2mathml already does for \log and \exp.
+    mathml = _WORD_OPERATOR.sub(r"<mi>\1</mi>", mathml)
     unknown = sorted(set(_UNKNOWN.findall(mathml)))
     if unknown:
         raise MathError(f"unknown command {', '.join(unknown)}")
