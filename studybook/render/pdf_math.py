@@ -12,18 +12,25 @@ lacks) is reported at its `path:line` instead of printing a box or raw TeX.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import multiprocessing
+import os
 import re
+import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..diagnostics import Problems
+from .. import mathtex
+from ..diagnostics import Location, Problems
 from ..model import Math
 
 # ziamath lays out at this many px per em; the SVG is then scaled to the text's em box.
 _SIZE = 20.0
 # STIX Two has a smaller x-height than Noto Serif: enlarge math slightly so letters match.
 SCALE = 1.1
+_ROW_GAP = re.compile(r"\\\\\[[^\]]*\]")
 _NOTDEF = re.compile(r'<symbol id="[^"]*_0"')
 _UNKNOWN = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
 # ziamath's glyph coordinates have three decimals; more would only add noise.
@@ -42,40 +49,100 @@ class MathImage:
 
 
 class MathRenderer:
-    """Typesets formulas once each and remembers them; problems are collected, not raised."""
+    """Typesets formulas once each and remembers them; problems are collected, not raised.
+
+    `prepare` typesets a batch in parallel worker processes first (ziamath is pure Python and
+    the formulas are independent); `image` then only looks results up. The result of a formula
+    does not depend on which process drew it, so the PDF stays reproducible.
+    """
 
     def __init__(self, problems: Problems):
         self.problems = problems
         self.images: dict[str, MathImage] = {}
-        self._cache: dict[tuple[str, bool], MathImage | None] = {}
+        self._cache: dict[tuple[str, bool], MathImage | MathRenderError] = {}
+        self._reported: set[tuple[str, bool, Location]] = set()
+
+    def prepare(self, maths: Iterable[Math]) -> None:
+        jobs = {(m.tex, m.display): m for m in maths if (m.tex, m.display) not in self._cache}
+        workers = min(os.cpu_count() or 1, 8, len(jobs) // _PER_WORKER)
+        if workers < 2:
+            return  # not worth starting processes: `image` typesets on demand
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            keys = list(jobs)
+            args = [(m.tex, m.display, m.mathml) for m in jobs.values()]
+            for key, result in zip(keys, pool.map(_typeset_or_error, args, chunksize=16), strict=True):
+                self._cache[key] = result
 
     def image(self, math: Math) -> MathImage | None:
         key = (math.tex, math.display)
         if key not in self._cache:
-            try:
-                self._cache[key] = result = typeset(math.tex, math.display)
-            except MathRenderError as exc:
-                self.problems.add(math.location, f"cannot typeset formula {math.tex!r} for the PDF: {exc}",
+            self._cache[key] = _typeset_or_error((math.tex, math.display, math.mathml))
+        result = self._cache[key]
+        if isinstance(result, MathRenderError):
+            if (*key, math.location) not in self._reported:
+                self._reported.add((*key, math.location))
+                self.problems.add(math.location, f"cannot typeset formula {math.tex!r} for the PDF: {result}",
                                   "simplify the formula or use standard LaTeX/AMS macros ziamath supports")
-                self._cache[key] = result = None
-            if result is not None:
-                self.images[result.url] = result
-        return self._cache[key]
+            return None
+        self.images[result.url] = result
+        return result
+
+
+_PER_WORKER = 40  # below this many formulas per process, starting processes costs more than it saves
+
+
+def _typeset_or_error(job: tuple[str, bool, str]) -> MathImage | MathRenderError:
+    tex, display, mathml = job
+    try:
+        # latex2mathml prints the row gap of `\\[6pt]` as text: convert without it.
+        cleaned = _ROW_GAP.sub(r"\\\\", tex)
+        if cleaned != tex or not mathml:
+            mathml = mathtex.to_mathml(cleaned, display)
+        return typeset(tex, display, mathml)
+    except mathtex.MathError as exc:
+        return MathRenderError(str(exc))
+    except MathRenderError as exc:
+        return exc
 
 
 class MathRenderError(ValueError):
     pass
 
 
-def typeset(tex: str, display: bool) -> MathImage:
-    import ziamath  # imported lazily: loading the math font takes a moment
+# What ziamath's own LaTeX front end does to latex2mathml's output before drawing it: arrows and
+# angle brackets that TeX never stretches, and accents drawn with the font's combining glyphs.
+_MATHML_FIXES = [
+    (re.compile(r">&#x02191;"), r' stretchy="false">&#x02191;'),
+    (re.compile(r">&#x02193;"), r' stretchy="false">&#x02193;'),
+    (re.compile(r"<mi>&#x027E8;"), r'<mi stretchy="false">&#x027E8;'),
+    (re.compile(r"<mi>&#x027E9;"), r'<mi stretchy="false">&#x027E9;'),
+    (re.compile(r'<mo stretchy="false">&#x0005E;'), r'<mo stretchy="false">&#710;'),
+    (re.compile(r"<mo>&#x0005E;"), r"<mo>&#x00302;"),
+    (re.compile(r"<mo>&#x0007E;"), r"<mo>&#x00303;"),
+    (re.compile(r'columnspacing="0em 2em"'), r'columnspacing="0em 0.3em"'),
+    # ziamath's operator table makes large operators stretchy: next to \left…\right fences a
+    # subscripted sum then grows to the row's height, the row grows with it, and so on (a 100 em
+    # tall formula). TeX never stretches them; display style still picks the large variant.
+    (re.compile(r"<mo>(&#x0220[F];|&#x0221[01];|&#x0222[B-F];|&#x0223[0-3];|&#x022C[0-3];|&#x02A0[0-6];)</mo>"),
+     r'<mo stretchy="false">\1</mo>'),
+]
+
+
+def typeset(tex: str, display: bool, mathml: str) -> MathImage:
+    """Draw `mathml` (the validated MathML of `tex`) as SVG; `tex` becomes the alt text."""
+    with warnings.catch_warnings():  # ziamath locates its font with the deprecated pkg_resources
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ziamath  # imported lazily: loading the math font takes a moment
 
     ziamath.config.precision = _PRECISION
+    for pattern, replacement in _MATHML_FIXES:
+        mathml = pattern.sub(replacement, mathml)
     try:
-        formula = ziamath.Latex(tex, size=_SIZE, inline=not display, title=tex, margin=0.5)
-        unknown = sorted(set(_UNKNOWN.findall(formula.mathmlstr())))
+        unknown = sorted(set(_UNKNOWN.findall(mathml)))
         if unknown:
             raise MathRenderError(f"unknown command {', '.join(unknown)}")
+        formula = ziamath.Math(mathml, size=_SIZE, title=tex, margin=0.5)
         svg = formula.svg()
         ymin = formula.node.bbox.ymin
     except MathRenderError:

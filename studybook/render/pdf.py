@@ -1,0 +1,347 @@
+"""Typeset, printable PDF handbook with WeasyPrint.
+
+The book becomes one HTML document (templates/pdf/book.html.j2 + book.css.j2) that WeasyPrint
+lays out: page numbers in the table of contents, the index and cross-references come from the
+layout engine (`target-counter`), bookmarks from `bookmark-level`, running heads from
+`string-set`. Formulas are SVG from ziamath (see pdf_math); images and formulas are served from
+memory by a URL fetcher that refuses everything else, so the build never touches the network or
+the disk.
+
+What WeasyPrint only logs is turned into build errors here: a character no installed font can
+draw (it would print as a box), reported with where it occurs in the source, and any error-level
+message (an image it cannot draw, a resource the build did not provide). Other warnings are
+passed on to stderr.
+
+The output is byte-for-byte reproducible for the same book and `options.build_time`: the dates
+in the PDF come from the build time, the file identifier from the book, and fonts are subset by
+HarfBuzz (fontTools would write the current time into them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import html
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from markupsafe import Markup
+
+from ..diagnostics import BuildError, Location, Problem, Problems
+from ..model import Book, Math, Question
+from ..templating import environment
+from . import Options
+from .pdf_math import MathRenderer
+
+EXTENSION = "pdf"
+PAPERS = ("a4", "letter")
+PDF_VARIANT = "pdf/ua-1"  # tagged PDF with structure, alt texts and document language
+
+_EXTERNAL_LINK = re.compile(
+    r'<a href="(?P<url>(?:https?://|mailto:)[^"]*)"(?P<rest>[^>]*)>(?P<text>.*?)</a>', re.S)
+_TITLE_MATH = re.compile(r'<span class="arithmatex">\\\((?P<tex>.*?)\\\)</span>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+_NOTDEF = ".notdef glyph rendered"
+
+
+@dataclass
+class HtmlBook:
+    """The document handed to WeasyPrint, and the in-memory resources it refers to."""
+
+    html: str
+    resources: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    term: str
+    sub: bool
+    questions: tuple[Question, ...]
+
+
+def render(book: Book, options: Options) -> bytes:
+    return write_pdf(build_html(book, options), book, options)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+
+def build_html(book: Book, options: Options) -> HtmlBook:
+    if options.paper not in PAPERS:
+        raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {options.paper!r}")
+    problems = Problems()
+    maths = MathRenderer(problems)
+    lang = book.language.split("-")[0].lower()
+
+    def title_parts(title_html: str, location: Location) -> list[str | Math]:
+        """A title's inline HTML with its `\\(…\\)` formulas lifted out, like a fragment's."""
+        parts: list[str | Math] = []
+        pos = 0
+        for m in _TITLE_MATH.finditer(title_html):
+            parts.append(title_html[pos:m.start()])
+            parts.append(Math(tex=html.unescape(m.group("tex")).strip(), display=False, mathml="",
+                              location=location))
+            pos = m.end()
+        parts.append(title_html[pos:])
+        return [p for p in parts if p != ""]
+
+    env = environment(
+        options.templates,
+        anchor=lambda target: _anchor(book, target),
+        xref_label=lambda target: _xref_label(book, target, lang),
+        image_url=lambda name: f"studybook://image/{name}",
+        print_links=_print_links,
+        title_parts=title_parts,
+    )
+    env.globals["math"] = maths.image
+    maths.prepare(_maths(book, title_parts))
+    timestamp = dt.datetime.fromtimestamp(options.build_time, dt.UTC)
+    context = {
+        "book": book,
+        "lang": lang,
+        "paper": options.paper,
+        "build_date": timestamp.date(),
+        "timestamp": timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "keywords": sorted({tag for q in book.questions for tag in q.tags}),
+        "bibliography": _bibliography(book),
+        "index": _index(book),
+    }
+    strings = env.get_template("pdf/strings.j2").module.strings
+    context["S"] = strings.get(lang, strings["en"])
+    context["css"] = env.get_template("pdf/book.css.j2").render(context)
+    document = env.get_template("pdf/book.html.j2").render(context)
+    problems.raise_if_any()
+
+    resources = {f"studybook://image/{name}": (image.data, image.media_type)
+                 for name, image in book.images.items()}
+    for img in maths.images.values():
+        resources[img.url] = (img.svg, "image/svg+xml")
+    return HtmlBook(document, resources)
+
+
+def _maths(book: Book, title_parts) -> Iterator[Math]:
+    """Every formula the PDF prints, in reading order."""
+    for section in book.sections:
+        yield from section.body.maths
+    for topic in book.topics:
+        yield from topic.intro.maths
+        for q in topic.questions:
+            yield from (p for p in title_parts(q.title_html, q.location) if isinstance(p, Math))
+            yield from q.key_points.maths
+            yield from q.answer.maths
+
+
+def _anchor(book: Book, target: str) -> str:
+    try:
+        return f"q-{book.question(target).id}"
+    except KeyError:
+        return f"t-{book.topic(target).id}"
+
+
+def _xref_label(book: Book, target: str, lang: str) -> str:
+    try:
+        return f"Q{book.question(target).number}"
+    except KeyError:
+        number = book.topic(target).number
+        return f"第 {number} 章" if lang == "zh" else f"Chapter {number}"
+
+
+def _print_links(markup: str) -> str:
+    """Keep a link's text as written and print its URL in a footnote, where paper can show it."""
+
+    def replace(m: re.Match) -> str:
+        url, rest, text = m.group("url"), m.group("rest"), m.group("text")
+        shown = url.removeprefix("mailto:")
+        if html.unescape(_TAG.sub("", text)).strip() in (html.unescape(url), html.unescape(shown)):
+            return f'<a class="url" href="{url}"{rest}>{text}</a>'
+        return (f'<a class="ext" href="{url}"{rest}>{text}</a>'
+                f'<span class="fn-url"><a href="{url}">{shown}</a></span>')
+
+    return Markup(_EXTERNAL_LINK.sub(replace, str(markup)))
+
+
+def _bibliography(book: Book) -> list[tuple[object, list[Question]]]:
+    """Every cited entry, alphabetical by first author then year, with the questions citing it."""
+    cited_in: dict[str, list[Question]] = {key: [] for key in book.cited_keys()}
+    for q in book.questions:
+        for key in q.cited:
+            cited_in[key].append(q)
+    refs = [book.references[key] for key in cited_in]
+    refs.sort(key=lambda r: ([f.casefold() for f in r.families], r.year, r.title.casefold()))
+    return [(ref, cited_in[ref.key]) for ref in refs]
+
+
+def _index(book: Book) -> list[tuple[str, list[IndexEntry]]]:
+    """Index of terms from the questions' tags; `a::b` becomes the sub-entry b under a."""
+    terms: dict[str, dict[str, list[Question]]] = {}
+    for q in book.questions:
+        for tag in q.tags:
+            head, _, rest = tag.partition("::")
+            subs = terms.setdefault(head, {})
+            subs.setdefault(rest.replace("::", ", "), []).append(q)
+    groups: dict[str, list[IndexEntry]] = {}
+    for head in sorted(terms, key=str.casefold):
+        letter = head[0].upper() if head[0].isalpha() else "#"
+        entries = groups.setdefault(letter, [])
+        subs = terms[head]
+        entries.append(IndexEntry(head, False, tuple(subs.get("", ()))))
+        entries.extend(IndexEntry(sub, True, tuple(qs))
+                       for sub, qs in sorted(subs.items(), key=lambda kv: kv[0].casefold()) if sub)
+    return list(groups.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# PDF
+
+
+def _fetcher(resources: dict[str, tuple[bytes, str]]):
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+    class InMemoryFetcher(URLFetcher):
+        """Serves the book's images and formulas; refuses the network and the file system."""
+
+        def fetch(self, url, headers=None):
+            if url in resources:
+                data, media_type = resources[url]
+                return URLFetcherResponse(url, data, {"Content-Type": media_type})
+            raise FatalURLFetchingError(f"the PDF asked for {url!r}, which the build does not provide")
+
+    return InMemoryFetcher()
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def write_pdf(doc: HtmlBook, book: Book, options: Options) -> bytes:
+    import weasyprint
+
+    logger = logging.getLogger("weasyprint")
+    capture = _LogCapture()
+    logger.addHandler(capture)
+    propagate = logger.propagate
+    logger.propagate = False  # the problems are reported below, as build errors
+    # Everything built so far (model, HTML, formulas) lives until the end: keep the collector
+    # from re-scanning it through WeasyPrint's many allocations.
+    gc.freeze()
+    try:
+        html_doc = weasyprint.HTML(string=doc.html, base_url="studybook://book/",
+                                   url_fetcher=_fetcher(doc.resources))
+        data = html_doc.write_pdf(
+            pdf_variant=PDF_VARIANT,
+            pdf_identifier=hashlib.sha256(f"{book.id}\x1f{book.language}".encode()).hexdigest()[:32].encode(),
+            uncompressed_pdf=False,
+        )
+    except weasyprint.urls.FatalURLFetchingError as exc:
+        raise BuildError([Problem(Location(book.source, 1), f"PDF: {exc}")]) from None
+    finally:
+        gc.unfreeze()
+        logger.removeHandler(capture)
+        logger.propagate = propagate
+    problems = _log_problems(capture.records, book)
+    if problems:
+        raise BuildError(problems)
+    return data
+
+
+def _log_problems(records: list[logging.LogRecord], book: Book) -> list[Problem]:
+    """Missing glyphs and WeasyPrint errors become problems; other warnings are only shown."""
+    missing: dict[str, None] = {}
+    errors: dict[str, None] = {}
+    for record in records:
+        message = record.getMessage()
+        if message.startswith(_NOTDEF) and record.args:
+            missing.setdefault(str(record.args[0]))
+        elif record.levelno >= logging.ERROR:
+            errors.setdefault(message)
+        else:
+            print(f"pdf: warning: {message}", file=sys.stderr)
+    problems = missing_glyph_problems(book, "".join(missing))
+    for message in errors:
+        image = next((img for name, img in book.images.items() if f"studybook://image/{name}" in message), None)
+        if image is not None:
+            location = Location(str(PurePath(book.source).parent / image.source), 1)
+            problems.append(Problem(location, f"the PDF cannot show this image: {message}",
+                                    "check that the file is a valid PNG, JPEG, GIF or SVG"))
+        else:
+            problems.append(Problem(Location("templates/pdf/book.html.j2", 1), f"PDF layout: {message}",
+                                    "this is a bug in the PDF templates; please report it"))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a missing character occurs
+
+
+def missing_glyph_problems(book: Book, chars: str) -> list[Problem]:
+    """One problem per (place, character) for characters no installed font can draw."""
+    if not chars:
+        return []
+    found: dict[tuple[Location, str], list[str]] = {}
+    for location, where, text in _texts(book):
+        for ch in dict.fromkeys(c for c in text if c in chars):
+            found.setdefault((location, ch), []).append(where)
+    placed = {ch for (_, ch) in found}
+    problems = [
+        Problem(loc, f"character {ch!r} (U+{ord(ch):04X}) in {', '.join(dict.fromkeys(wheres))} has no "
+                     "glyph in the PDF fonts and would print as a box",
+                "replace it, or install a font that has it (Noto Serif/Sans/Mono, Noto CJK)")
+        for (loc, ch), wheres in found.items()
+    ]
+    for ch in chars:
+        if ch not in placed:
+            problems.append(Problem(Location(book.source, 1),
+                                    f"character {ch!r} (U+{ord(ch):04X}) printed by the PDF templates has "
+                                    "no glyph in the PDF fonts",
+                                    "fix templates/pdf or install the missing font"))
+    return sorted(problems, key=lambda p: (p.location.path, p.location.line, p.message))
+
+
+def _plain(markup: str) -> str:
+    return html.unescape(_TAG.sub("", markup))
+
+
+def _fragment_text(frag) -> str:
+    out = []
+    for part in frag.parts:
+        if isinstance(part, str):
+            out.append(_plain(part))
+        elif part.kind == "xref":
+            out.append(_plain(part.text_html))
+        elif part.kind == "image":
+            out.append(part.alt + " " + _plain(part.caption_html))
+    return " ".join(out)
+
+
+def _texts(book: Book) -> Iterator[tuple[Location, str, str]]:
+    """Every piece of source text the PDF prints, with the place to blame for it."""
+    head = Location(book.source, 1)
+    yield head, "the front matter", " ".join([book.title, book.subtitle, book.edition, book.version,
+                                              *book.authors])
+    for s in book.sections:
+        yield s.location, f"section {s.id!r}", s.title_text + " " + _fragment_text(s.body)
+    for t in book.topics:
+        yield t.location, f"the title or introduction of topic {t.id!r}", t.title_text + " " + _fragment_text(t.intro)
+        for q in t.questions:
+            yield q.location, f"the title or tags of question {q.id!r}", _plain(q.title_html) + " " + " ".join(q.tags)
+            yield q.location, f"the key points of question {q.id!r}", _fragment_text(q.key_points)
+            yield q.location, f"the answer of question {q.id!r}", _fragment_text(q.answer)
+    for ref in book.references.values():
+        yield ref.location, f"bibliography entry {ref.key!r}", " ".join([ref.title, ref.venue, ref.url, *ref.authors])
+    for image in book.images.values():
+        if image.media_type == "image/svg+xml":
+            text = _plain(image.data.decode("utf-8", "replace"))
+            path = str(PurePath(book.source).parent / image.source)
+            yield Location(path, 1), f"the text of image {image.source!r}", text
+

@@ -1,0 +1,416 @@
+"""The printed handbook, checked on the real PDF that `build.py pdf` writes.
+
+Structure (bookmarks, table of contents, headings, fonts, page size, metadata, tags) is read back
+with pypdf; one page is rasterised with poppler's pdftoppm to make sure something is drawn. The
+structural checks run on the fixture book and, when it exists, on the real handbook.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+from pypdf.generic import IndirectObject
+
+from conftest import BOOK, FIXTURES, run_build
+from studybook.model import Book
+from studybook.reader import read_book
+from studybook.render.pdf_math import MathRenderError, typeset
+
+EPOCH = "1700000000"
+MINI = FIXTURES / "mini" / "handbook.md"
+A4 = (595.28, 841.89)
+LETTER = (612.0, 792.0)
+
+
+def build_pdf(source: Path, out: Path, *extra: str, epoch: str = EPOCH) -> Path:
+    proc = run_build("pdf", "--source", str(source), "--out", str(out), *extra,
+                     env={"SOURCE_DATE_EPOCH": epoch})
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr.lower(), proc.stderr  # WeasyPrint had nothing to complain about
+    pdfs = list(out.glob("*.pdf"))
+    assert len(pdfs) == 1, pdfs
+    return pdfs[0]
+
+
+def norm(text: str) -> str:
+    """Whitespace-collapsed text, with words WeasyPrint hyphenated at a line end joined again."""
+    text = re.sub(r"\u2010[ \t]*\n\s*", "", text)  # hyphen added by the hyphenator: drop it
+    text = re.sub(r"-[ \t]*\n\s*", "-", text)  # a line broken after a real hyphen ("fine-tuning")
+    return " ".join(text.replace("\u2010", "-").split())
+
+
+def outline_entries(reader: PdfReader) -> list[tuple[int, str, int]]:
+    """(depth, title, 1-based page) for every bookmark, in document order."""
+    entries: list[tuple[int, str, int]] = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            else:
+                entries.append((depth, item.title, reader.get_destination_page_number(item) + 1))
+
+    walk(reader.outline, 0)
+    return entries
+
+
+def plain_title(title_text: str) -> str:
+    """The part of a title that prints as text (inline formulas print as images)."""
+    pieces = re.split(r"\\\(.*?\\\)|\$[^$]*\$", title_text)
+    return max((p.strip() for p in pieces), key=len)
+
+
+class Built:
+    def __init__(self, path: Path, book: Book):
+        self.path = path
+        self.book = book
+        self.reader = PdfReader(path)
+        self.texts = [page.extract_text() or "" for page in self.reader.pages]
+        self.outline = outline_entries(self.reader)
+
+    def page_of(self, title: str) -> int:
+        return next(page for _, t, page in self.outline if t == title)
+
+
+@pytest.fixture(scope="module", params=["mini", "handbook"])
+def built(request, tmp_path_factory) -> Built:
+    source = MINI if request.param == "mini" else BOOK
+    if not source.exists():
+        pytest.skip(f"{source} does not exist yet")
+    out = tmp_path_factory.mktemp(f"pdf-{request.param}")
+    return Built(build_pdf(source, out), read_book(source))
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory) -> Built:
+    return Built(build_pdf(MINI, tmp_path_factory.mktemp("pdf-mini")), read_book(MINI))
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure
+
+
+def test_page_count_is_sane(built: Built):
+    pages = len(built.reader.pages)
+    n_questions = len(built.book.questions)
+    # Cover, colophon, preface, contents, one opener per chapter, the questions, bibliography, index.
+    assert pages >= 6 + len(built.book.topics) + n_questions // 2
+    assert pages <= 12 + 2 * len(built.book.topics) + 5 * n_questions
+
+
+def test_outline_is_chapters_then_their_questions(built: Built):
+    expected: list[tuple[int, str]] = [(0, s.title_text) for s in built.book.sections]
+    expected.append((0, "Contents"))
+    for topic in built.book.topics:
+        expected.append((0, f"{topic.number}. {topic.title_text}"))
+        expected += [(1, f"Q{q.number}. {q.title_text}") for q in topic.questions]
+    expected += [(0, "Bibliography"), (0, "Index")]
+    assert [(depth, title) for depth, title, _ in built.outline] == expected
+
+
+def test_each_bookmark_lands_on_the_page_showing_its_heading(built: Built):
+    pages = [page for _, _, page in built.outline]
+    assert pages == sorted(pages), "bookmarks must follow the page order"
+    for topic in built.book.topics:
+        page = built.page_of(f"{topic.number}. {topic.title_text}")
+        text = norm(built.texts[page - 1])
+        assert f"chapter {topic.number}" in text.lower()  # printed in capitals
+        assert norm(plain_title(topic.title_text)) in text
+        assert page % 2 == 1, f"chapter {topic.number} opens on a left-hand page ({page})"
+        for q in topic.questions:
+            qpage = built.page_of(f"Q{q.number}. {q.title_text}")
+            qtext = norm(built.texts[qpage - 1])
+            assert f"Q{q.number} {norm(plain_title(q.title_text))}" in qtext or (
+                f"Q{q.number}" in qtext and norm(plain_title(q.title_text)) in qtext), (qpage, q.title_text)
+            # The heading is never left alone at the foot of a page: its key points follow it.
+            after = qtext.split(f"Q{q.number} ", 1)[-1]
+            assert "KEY POINTS" in after, f"Q{q.number}'s heading is stranded on page {qpage}"
+
+
+def test_printed_toc_page_numbers_equal_bookmark_pages(built: Built):
+    first = built.page_of("Contents")
+    last = built.page_of(f"1. {built.book.topics[0].title_text}")
+    toc = norm(" ".join(built.texts[first - 1:last - 1]))
+    toc = re.sub(r"(?:\. ?){2,}", " ", toc)  # dot leaders
+    entries = [(s.title_text, s.title_text) for s in built.book.sections]
+    for topic in built.book.topics:
+        entries.append((f"{topic.number}. {topic.title_text}", f"{topic.number} {topic.title_text}"))
+        entries += [(f"Q{q.number}. {q.title_text}", f"Q{q.number} {plain_title(q.title_text)}")
+                    for q in topic.questions]
+    entries += [("Bibliography", "Bibliography"), ("Index", "Index")]
+    pos = 0
+    for bookmark, printed in entries:
+        words = r"\s+".join(re.escape(w) for w in norm(printed).split())
+        m = re.compile(words + r"\s*\.?\s*(\d+)\b").search(toc, pos)
+        assert m, f"{printed!r} not found in the table of contents"
+        assert int(m.group(1)) == built.page_of(bookmark), bookmark
+        pos = m.end()
+
+
+def test_every_question_title_is_in_the_text(built: Built):
+    text = norm(" ".join(built.texts))
+    for q in built.book.questions:
+        assert norm(plain_title(q.title_text)) in text, q.title_text
+
+
+def test_every_font_is_embedded_and_is_noto(built: Built):
+    fonts: dict[str, bool] = {}
+    for page in built.reader.pages:
+        resources = page.get("/Resources") or {}
+        for font in (resources.get("/Font") or {}).values():
+            font = font.get_object()
+            descendants = font.get("/DescendantFonts")
+            target = descendants[0].get_object() if descendants else font
+            descriptor = target["/FontDescriptor"].get_object()
+            embedded = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+            fonts[str(font["/BaseFont"])] = embedded
+    assert fonts, "no fonts found"
+    assert all(fonts.values()), {name for name, ok in fonts.items() if not ok}
+    assert all("Noto" in name for name in fonts), sorted(fonts)
+    assert any("Mono" in name for name in fonts), "code is not set in the mono face"
+
+
+def test_figures_are_numbered_by_chapter(mini: Built):
+    assert "Figure 1.1 Attention weights for one query" in norm(" ".join(mini.texts))
+
+
+def _words(pdf: Path, tmp_path: Path) -> list[tuple[int, float, float, float, str]]:
+    """(page, page width, xMin, xMax, word) for every word, from poppler's pdftotext -bbox."""
+    assert shutil.which("pdftotext"), "install poppler-utils (make setup-test)"
+    out = tmp_path / "bbox.html"
+    subprocess.run(["pdftotext", "-bbox", str(pdf), str(out)], check=True)
+    words = []
+    for number, page in enumerate(re.findall(r"<page (.*?)</page>", out.read_text(encoding="utf-8"), re.S), 1):
+        width = float(re.search(r'width="([\d.]+)"', page).group(1))
+        for x0, x1, word in re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" '
+                                       r'yMax="[\d.]+">(.*?)</word>', page):
+            words.append((number, width, float(x0), float(x1), word))
+    return words
+
+
+def test_nothing_runs_past_the_margins(built: Built, tmp_path: Path):
+    margin = 20 / 25.4 * 72  # the narrower (outer) margin is 22 mm
+    outside = [(page, word) for page, width, x0, x1, word in _words(built.path, tmp_path)
+               if x0 < margin - 1 or x1 > width - margin + 1]
+    assert not outside, outside[:10]
+
+
+@pytest.fixture(scope="module")
+def stressed(tmp_path_factory) -> Built:
+    """The fixture book plus a table spanning pages, an over-long code line and an inline link."""
+    content = tmp_path_factory.mktemp("stressed") / "content"
+    shutil.copytree(FIXTURES / "mini", content)
+    source = content / "handbook.md"
+    rows = "\n".join(f"| row-{i:02d} | value {i} of a table that has to span several pages |" for i in range(90))
+    long_line = "x = " + " + ".join(f"weight_{i}" for i in range(60))
+    _insert_after(source, "For logits", "As [Q1](#attention) shows, read [the original paper](https://example.org/a/rather/long/path/to/"
+                  "the-paper.pdf) first.\n\n| Step | Value |\n|---|---|\n" + rows
+                  + f"\n\n```python\n{long_line}\n```")
+    return Built(build_pdf(source, tmp_path_factory.mktemp("stressed-dist")), read_book(source))
+
+
+def test_a_cross_reference_that_is_the_number_prints_only_the_page(stressed: Built):
+    q1 = stressed.page_of("Q1. What is attention?")
+    text = norm(" ".join(stressed.texts))
+    assert f"As Q1 (p. {q1}) shows" in text
+
+
+def test_long_tables_repeat_their_header_on_every_page(stressed: Built):
+    pages = [text for text in stressed.texts if "row-" in text]
+    assert len(pages) >= 2, "the test table should span pages"
+    for text in pages:
+        assert "Step Value" in norm(text)
+
+
+def test_long_code_lines_wrap_inside_the_margins(stressed: Built, tmp_path: Path):
+    raw = "\n".join(stressed.texts)
+    # Wrapped at the spaces between tokens: every identifier survives whole on one line.
+    assert set(re.findall(r"\bweight_\d+\b", raw)) == {f"weight_{i}" for i in range(60)}
+    margin = 20 / 25.4 * 72
+    words = _words(stressed.path, tmp_path)
+    assert all(margin - 1 <= x0 and x1 <= width - margin + 1 for _, width, x0, x1, _ in words)
+
+
+def test_inline_links_print_their_url_in_a_footnote(stressed: Built):
+    url = "https://example.org/a/rather/long/path/to/the-paper.pdf"
+    page = next(i for i, text in enumerate(stressed.texts) if "the original paper" in text)
+    assert url in norm(stressed.texts[page]).replace(" ", "")
+    uris = [str(a.get_object()["/A"]["/URI"]) for a in stressed.reader.pages[page].get("/Annots") or []
+            if "/A" in a.get_object() and "/URI" in a.get_object()["/A"]]
+    assert uris.count(url) >= 2  # the words in the text and the printed URL both link
+
+
+def test_cross_references_print_number_and_resolved_page(mini: Built):
+    # Q1's answer links to softmax (Q2) and Q2's links back to attention (Q1).
+    q1 = mini.page_of("Q1. What is attention?")
+    q2 = mini.page_of("Q2. What does softmax do?")
+    assert f"softmax (Q2, p. {q2})" in norm(mini.texts[q1 - 1])
+    assert f"attention (Q1, p. {q1})" in norm(mini.texts[q2 - 1])
+
+
+def test_links_are_live(mini: Built):
+    internal, external = 0, set()
+    for page in mini.reader.pages:
+        for annot in page.get("/Annots") or []:
+            annot = annot.get_object()
+            if annot.get("/Subtype") != "/Link":
+                continue
+            action = annot.get("/A")
+            if action is not None and action.get_object().get("/S") == "/URI":
+                external.add(str(action.get_object()["/URI"]))
+            else:
+                internal += 1
+    assert "https://arxiv.org/abs/1706.03762" in external
+    assert internal >= 8  # TOC entries, in-chapter lists, cross-references, related, index
+
+
+def test_page_numbers_in_footer_except_cover_and_openers(mini: Built):
+    def last_lines(page: int) -> list[str]:
+        return [line.strip() for line in mini.texts[page - 1].splitlines() if line.strip()]
+
+    openers = [page for depth, title, page in mini.outline if depth == 0 and title[0].isdigit()]
+    for page in [*openers, 1, 2]:
+        assert str(page) not in last_lines(page), f"page {page} should carry no folio"
+    for page, text in enumerate(mini.texts, 1):
+        assert not text.strip().isdigit(), f"page {page} is blank but for its number"
+    q1 = mini.page_of("Q1. What is attention?")
+    assert str(q1) in last_lines(q1)
+    assert "BASICS" in mini.texts[q1 - 1]  # running head: the chapter title
+
+
+def test_paper_size_and_letter_option(mini: Built, tmp_path: Path):
+    box = mini.reader.pages[0].mediabox
+    assert (round(float(box.width), 2), round(float(box.height), 2)) == A4
+    letter = PdfReader(build_pdf(MINI, tmp_path, "--paper", "letter"))
+    for page in letter.pages:
+        assert (round(float(page.mediabox.width), 2), round(float(page.mediabox.height), 2)) == LETTER
+
+
+def test_metadata_language_and_tagging(mini: Built):
+    meta = mini.reader.metadata
+    assert meta.title == "Mini Question Bank"
+    assert meta.author == "Test Author"
+    assert "attention" in meta["/Keywords"] and "softmax" in meta["/Keywords"]
+    assert meta["/CreationDate"] == "D:20231114221320Z"  # SOURCE_DATE_EPOCH, not the clock
+    root = mini.reader.trailer["/Root"]
+    assert root["/Lang"] == "en"
+    assert bool(root["/MarkInfo"]["/Marked"])
+    assert "/StructTreeRoot" in root
+    xmp = root["/Metadata"].get_object().get_data().decode()
+    assert 'pdfuaid:part="1"' in xmp  # PDF/UA-1
+    assert "<xmp:CreateDate>2023-11-14T22:13:20Z</xmp:CreateDate>" in xmp
+
+
+def test_formulas_carry_their_latex_as_alt_text(mini: Built):
+    alts: set[str] = set()
+
+    def walk(node, depth=0):
+        node = node.get_object() if isinstance(node, IndirectObject) else node
+        if isinstance(node, list):
+            for child in node:
+                walk(child, depth + 1)
+            return
+        if not hasattr(node, "get"):
+            return
+        if "/Alt" in node:
+            alts.add(str(node["/Alt"]))
+        if "/K" in node and depth < 200:
+            walk(node["/K"], depth + 1)
+
+    walk(mini.reader.trailer["/Root"]["/StructTreeRoot"])
+    assert r"s_{ij} = \mathbf{q}_i^\top \mathbf{k}_j" in alts
+    assert "A small grid of weights" in alts
+
+
+def test_a_rendered_page_is_not_blank(mini: Built, tmp_path: Path):
+    assert shutil.which("pdftoppm"), "install poppler-utils (make setup-test)"
+    page = mini.page_of("Q1. What is attention?")
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", str(page), "-l", str(page), str(mini.path),
+                    str(tmp_path / "page")], check=True)
+    (png,) = tmp_path.glob("page*.png")
+    image = Image.open(png).convert("L")
+    pixels = list(image.get_flattened_data())
+    dark = sum(1 for p in pixels if p < 128)
+    assert dark / len(pixels) > 0.01, "the page is (nearly) blank"
+    assert min(pixels) < 60  # real ink, not a faint tint
+
+
+# ---------------------------------------------------------------------------------------------
+# Reproducibility and failures
+
+
+def test_same_source_and_epoch_give_identical_bytes(mini: Built, tmp_path: Path):
+    again = build_pdf(MINI, tmp_path / "again")
+    assert again.read_bytes() == mini.path.read_bytes()
+    later = build_pdf(MINI, tmp_path / "later", epoch="1800000000")
+    assert PdfReader(later).metadata["/CreationDate"] == "D:20270115080000Z"
+
+
+def _insert_after(path: Path, marker: str, text: str) -> int:
+    """Insert `text` as a paragraph after the line containing `marker`; return its line number."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    index = next(i for i, line in enumerate(lines) if marker in line)
+    lines[index + 1:index + 1] = ["", text, ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return index + 3
+
+
+def _heading_line(path: Path, heading: str) -> int:
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
+                if line.strip() == heading)
+
+
+def test_missing_glyph_fails_naming_the_character_and_place(mini_book: Path, tmp_path: Path):
+    _insert_after(mini_book, "Softmax maps logits", "An icon-font glyph \ue000 slipped in.")
+    out = tmp_path / "dist"
+    proc = run_build("pdf", "--source", str(mini_book), "--out", str(out),
+                     env={"SOURCE_DATE_EPOCH": EPOCH})
+    assert proc.returncode == 1
+    line = _heading_line(mini_book, "## What does softmax do?")
+    assert re.search(rf"handbook\.md:{line}: character '\\ue000' \(U\+E000\) in the key points of "
+                     r"question 'softmax'", proc.stderr), proc.stderr
+    assert not out.exists() or not list(out.glob("*.pdf"))
+
+
+def test_formula_the_math_renderer_cannot_draw_fails_with_path_and_line(mini_book: Path, tmp_path: Path):
+    line = _insert_after(mini_book, "For logits", r"The word \(\text{注意}\) in a formula.")
+    out = tmp_path / "dist"
+    proc = run_build("pdf", "--source", str(mini_book), "--out", str(out),
+                     env={"SOURCE_DATE_EPOCH": EPOCH})
+    assert proc.returncode == 1
+    assert re.search(rf"handbook\.md:{line}: cannot typeset formula .*注意", proc.stderr), proc.stderr
+    assert not out.exists() or not list(out.glob("*.pdf"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Math, directly
+
+
+def test_inline_math_sits_on_the_baseline():
+    from studybook import mathtex
+
+    plain = typeset("x", False, mathtex.to_mathml("x", False))
+    deep = typeset("p_{j}", False, mathtex.to_mathml("p_{j}", False))
+    assert 0 < plain.depth_em < 0.15  # only the image's margin hangs below the baseline
+    assert deep.depth_em > plain.depth_em + 0.1  # a descender and a subscript reach further down
+    assert plain.alt == "x"
+
+
+def test_large_operators_inside_fences_keep_their_size():
+    from studybook import mathtex
+
+    tex = r"\left( \frac{a}{\sum_{u} b} \right)"
+    assert typeset(tex, True, mathtex.to_mathml(tex, True)).height_em < 6
+
+
+def test_unrenderable_formula_raises():
+    with pytest.raises(MathRenderError):
+        typeset(r"\text{注意}", False, '<math><mtext>注意</mtext></math>')
+    with pytest.raises(MathRenderError):
+        typeset("x", False, "<math><mi>x</mi")
