@@ -101,12 +101,27 @@ def inline_html(text: str) -> str:
     return re.sub(r"^<p>(.*)</p>$", r"\1", out, flags=re.S)
 
 
-def _line_of(needle: str, lines: list[str], start: int) -> int:
-    first = needle.strip().splitlines()[0] if needle.strip() else needle
-    for i, line in enumerate(lines):
-        if first and first in line:
-            return start + i
-    return start
+@dataclass
+class _Cursor:
+    """Finds source lines for lifted constructs, which appear in the same order as in the text.
+
+    Searching onwards from the previous hit keeps a repeated formula such as \\(Q\\) from being
+    reported at its first occurrence every time."""
+
+    lines: list[str]
+    start: int
+    index: int = 0
+
+    def line_of(self, *needles: str) -> int:
+        for needle in needles:
+            first = needle.strip().splitlines()[0] if needle.strip() else ""
+            if not first:
+                continue
+            for i in range(self.index, len(self.lines)):
+                if first in self.lines[i]:
+                    self.index = i
+                    return self.start + i
+        return self.start + self.index
 
 
 def _image(attrs: dict[str, str], ctx: Context, loc: Location) -> str | None:
@@ -142,7 +157,7 @@ def _image(attrs: dict[str, str], ctx: Context, loc: Location) -> str | None:
 
 def to_fragment(text: str, start_line: int, path: str, ctx: Context) -> Fragment:
     """Convert one block of Markdown that starts at `start_line` of `path`."""
-    lines = text.split("\n")
+    cursor = _Cursor(text.split("\n"), start_line)
     clean = sanitize(_markdown(text))
     parts: list[Part] = []
     for chunk in _CODE.split(clean):
@@ -153,7 +168,7 @@ def to_fragment(text: str, start_line: int, path: str, ctx: Context) -> Fragment
         for m in _TOKEN.finditer(chunk):
             parts.append(chunk[pos:m.start()])
             pos = m.end()
-            part = _lift(m, lines, start_line, path, ctx)
+            part = _lift(m, cursor, path, ctx)
             parts.append(part if part is not None else "")
         parts.append(chunk[pos:])
     merged: list[Part] = []
@@ -165,11 +180,12 @@ def to_fragment(text: str, start_line: int, path: str, ctx: Context) -> Fragment
     return Fragment(tuple(merged))
 
 
-def _lift(m: re.Match, lines: list[str], start: int, path: str, ctx: Context) -> Part | None:
+def _lift(m: re.Match, cursor: _Cursor, path: str, ctx: Context) -> Part | None:
     if m.group("inline") is not None or m.group("display") is not None:
         display = m.group("display") is not None
         tex = html.unescape(m.group("display") if display else m.group("inline")).strip()
-        loc = Location(path, _line_of(tex, lines, start))
+        delimited = (f"\\[{tex}", f"$${tex}") if display else (f"\\({tex}\\)", f"${tex}$")
+        loc = Location(path, cursor.line_of(*delimited, tex))
         try:
             mathml = mathtex.to_mathml(tex, display)
         except mathtex.MathError as exc:
@@ -179,14 +195,14 @@ def _lift(m: re.Match, lines: list[str], start: int, path: str, ctx: Context) ->
         return Math(tex=tex, display=display, mathml=mathml, location=loc)
     if m.group("target") is not None:
         target = html.unescape(m.group("target"))
-        loc = Location(path, _line_of(f"(#{target})", lines, start))
+        loc = Location(path, cursor.line_of(f"(#{target})"))
         return XRef(target=target, text_html=m.group("text"), location=loc)
     if m.group("cites") is not None:
         keys = tuple(k.strip().lstrip("@") for k in m.group("cites").split(";"))
-        loc = Location(path, _line_of(f"@{keys[0]}", lines, start))
+        loc = Location(path, cursor.line_of(f"@{keys[0]}"))
         return Cite(keys=keys, location=loc)
     attrs = dict(_ATTR.findall(m.group("fattrs") or m.group("attrs") or ""))
-    loc = Location(path, _line_of(html.unescape(attrs.get("src", "")), lines, start))
+    loc = Location(path, cursor.line_of(html.unescape(attrs.get("src", ""))))
     name = _image(attrs, ctx, loc)
     if name is None:
         return None

@@ -65,6 +65,7 @@ def check_structure(tex: str) -> None:
 _ALIASES = {r"\arg": r"\operatorname{arg}"}
 # latex2mathml cannot size these delimiters; MathML stretches them anyway, so drop the size.
 _SIZED_DELIM = re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?(?=\\(?:langle|rangle|lVert|rVert|lvert|rvert|vert|Vert))")
+_ROW_GAP = re.compile(r"\\\\\s*\[[^\]]*\]")
 _ALIAS = re.compile("|".join(re.escape(k) + r"(?![A-Za-z])" for k in _ALIASES))
 
 
@@ -72,6 +73,8 @@ def to_mathml(tex: str, display: bool) -> str:
     """Return a MathML `<math>` element for `tex`, or raise MathError saying what is wrong."""
     check_structure(tex)
     source = _SIZED_DELIM.sub("", _ALIAS.sub(lambda m: _ALIASES[m.group(0)], tex))
+    # latex2mathml prints the extra row gap of "\\[6pt]" as text; MathML has its own spacing.
+    source = _ROW_GAP.sub(r"\\\\", source)
     try:
         mathml = latex2mathml.converter.convert(source, display="block" if display else "inline")
     except Exception as exc:  # the converter raises many unrelated types on bad input

@@ -37,15 +37,17 @@ class _Block:
     lines: list[str] = field(default_factory=list)
 
     @property
+    def _first(self) -> int:
+        return next((i for i, line in enumerate(self.lines) if line.strip()), 0)
+
+    @property
     def text(self) -> str:
-        return "\n".join(self.lines).strip("\n")
+        """The block from its first non-blank line, so that line 0 of the text is `first_line`."""
+        return "\n".join(self.lines[self._first:]).rstrip()
 
     @property
     def first_line(self) -> int:
-        for i, line in enumerate(self.lines):
-            if line.strip():
-                return self.start + i
-        return self.start
+        return self.start + self._first
 
 
 @dataclass
@@ -110,7 +112,9 @@ class _Reader:
             if fence is None:
                 heading = HEADING.match(line)
                 fence_m = FENCE.match(line.strip())
-                if pending_meta is not None and line.strip():
+                if pending_meta is not None and not line.strip():
+                    continue  # blank lines between a heading and its metadata belong to no block
+                if pending_meta is not None:
                     if fence_m and fence_m.group(2).strip().split()[:1] == ["yaml"]:
                         close = fence_m.group(1)
                         end = next((j for j in range(i, len(lines))

@@ -99,6 +99,14 @@ def test_author_error_is_one_clear_line(mini_book: Path, name, old, new, where, 
     assert " — " in rest, "every message says how to fix it"
 
 
+def test_each_occurrence_of_a_repeated_formula_has_its_own_line(mini_book: Path):
+    edit(mini_book, "A short chapter introduction.", "A short chapter introduction with \\(\\badmacro\\).")
+    edit(mini_book, "| \\(Q\\) |", "| \\(\\badmacro\\) |")
+    problems = check(mini_book)
+    lines = [int(p.split(":")[1]) for p in problems]
+    assert lines == [line_of(mini_book, "\\(\\badmacro\\)", 1), line_of(mini_book, "\\(\\badmacro\\)", 2)]
+
+
 def test_bibliography_entry_without_url(mini_book: Path):
     bib = mini_book.parent / "references.yaml"
     bib.write_text(bib.read_text().replace("  URL: https://arxiv.org/abs/1706.03762\n", ""))

@@ -1,0 +1,42 @@
+"""Formula validation and MathML conversion: what passes, what fails, and what the MathML says."""
+
+from __future__ import annotations
+
+import pytest
+
+from studybook.mathtex import MathError, to_mathml
+
+
+@pytest.mark.parametrize("tex", [
+    r"\operatorname{softmax}(\mathbf{z})_i=\frac{\exp(z_i)}{\sum_{j=1}^{n}\exp(z_j)}",
+    r"\operatorname{ReLU}'(x)=\begin{cases}1,&x>0\\[2pt]0,&x<0\end{cases}",
+    r"\big\langle R_m\mathbf{q},R_n\mathbf{k}\big\rangle",
+    r"\arg\max_{y} p(y\mid x)",
+    r"\{a, b\}",
+])
+def test_valid_formulas_convert(tex: str):
+    mathml = to_mathml(tex, display=True)
+    assert mathml.startswith("<math") and 'display="block"' in mathml
+    assert "\\" not in mathml.replace("\\\\", "")
+
+
+def test_function_names_are_identifiers_and_row_gaps_vanish():
+    mathml = to_mathml(r"\operatorname{softmax}(z)\\[6pt] x", display=False)
+    assert "<mi>softmax</mi>" in mathml and "6pt" not in mathml
+
+
+@pytest.mark.parametrize(("tex", "message"), [
+    (r"\frac{a}{", "unclosed"),
+    (r"a}", "never opened"),
+    (r"\nosuchmacro x", r"unknown command \nosuchmacro"),
+    (r"\begin{cases} a \end{array}", "does not match"),
+    (r"\begin{cases} a", "never ended"),
+    (r"\left( x", r"\left without a matching \right"),
+    (r"x \right)", r"\right without a matching \left"),
+    (r"\begin{aligned}a&=b\\c&=d\end{aligned}", "split it into separate display formulas"),
+    ("   ", "empty formula"),
+])
+def test_broken_formulas_say_what_is_wrong(tex: str, message: str):
+    with pytest.raises(MathError, match=None) as info:
+        to_mathml(tex, display=False)
+    assert message in str(info.value)
