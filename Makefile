@@ -13,7 +13,7 @@ BUILD       := $(PY) build.py --source $(SOURCE) --out $(OUT)
 # Fonts for the PDF (Noto Serif/Sans/Mono, CJK for zh-CN), HarfBuzz's subsetter for reproducible
 # PDFs, poppler-utils to look at pages, a JRE for EPUBCheck, Chromium for DAISY Ace.
 DEB_BUILD   := fonts-noto-core fonts-noto-mono fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
-DEB_TEST    := poppler-utils default-jre-headless chromium nodejs npm
+DEB_TEST    := poppler-utils default-jre-headless chromium
 
 .PHONY: all setup setup-test deps-build deps-test anki pdf epub check test lint clean distclean
 
@@ -39,8 +39,10 @@ node_modules/.installed: package.json package-lock.json
 deps-build:
 	@$(MAKE) --no-print-directory apt PKGS="$(DEB_BUILD)"
 
+# Node.js may come from elsewhere than Debian (e.g. with npm bundled): only install it when absent.
 deps-test:
 	@$(MAKE) --no-print-directory apt PKGS="$(DEB_TEST)"
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory apt PKGS="nodejs npm"
 
 .PHONY: apt
 apt:
