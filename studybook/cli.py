@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="build.py",
         description="Build the Anki deck, PDF and EPUB of a Markdown question bank.",
     )
-    parser.add_argument("targets", nargs="*", default=["all"], choices=TARGETS, metavar="TARGET",
+    # Checked below rather than with `choices`: Python 3.11's argparse rejects an empty list there.
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help=f"one or more of: {', '.join(TARGETS)} (default: all; "
                              "'check' validates the source and writes nothing)")
     parser.add_argument("--source", type=Path, default=Path("content/handbook.md"),
@@ -48,7 +49,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="output directory (default: dist)")
     parser.add_argument("--paper", choices=["a4", "letter"], default="a4",
                         help="PDF paper size (default: a4)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for target in args.targets:
+        if target not in TARGETS:
+            parser.error(f"invalid choice: {target!r} (choose from {', '.join(TARGETS)})")
+    args.targets = args.targets or ["all"]
+    return args
 
 
 def log(message: str) -> None:

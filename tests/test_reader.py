@@ -152,6 +152,16 @@ def test_check_writes_nothing(mini_book: Path, tmp_path: Path):
     assert not out.exists()
 
 
+def test_command_line_defaults_and_help():
+    from studybook.cli import parse_args
+    assert parse_args([]).targets == ["all"]
+    assert parse_args(["anki", "epub"]).targets == ["anki", "epub"]
+    proc = run_build("--help")
+    assert proc.returncode == 0 and "check" in proc.stdout and "--paper" in proc.stdout
+    proc = run_build("nonsense")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_missing_source_file(tmp_path: Path):
     proc = run_build("check", "--source", str(tmp_path / "nope.md"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
