@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from html import escape
 
 import latex2mathml.converter
 
@@ -19,6 +20,10 @@ _UNKNOWN = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
 
 
 _WORD_OPERATOR = re.compile(r"<mo>([A-Za-z][A-Za-z\u2009 ]*[A-Za-z])</mo>")
+
+
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+TOKENS = frozenset({"mi", "mn", "mo", "mtext", "ms"})
 
 
 class MathError(ValueError):
@@ -86,10 +91,42 @@ def to_mathml(tex: str, display: bool) -> str:
     if unknown:
         raise MathError(f"unknown command {', '.join(unknown)}")
     try:
-        ET.fromstring(mathml)
+        root = ET.fromstring(mathml)
     except ET.ParseError as exc:
         raise MathError(
             f"this formula cannot be converted to MathML ({exc}); environments such as "
             "'aligned' are not supported, split it into separate display formulas"
         ) from None
+    # latex2mathml nests rows inside token elements for \mathrel{+} and the like, which MathML
+    # forbids; repair it here so that every consumer of the model gets valid MathML.
+    if any(_local(el.tag) in TOKENS and len(el) for el in root.iter()):
+        mathml = serialize(repair(root), {})
     return mathml
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def repair(root: ET.Element) -> ET.Element:
+    """Flatten element content inside token elements to its text; the rest is left as it is."""
+    for el in root.iter():
+        if _local(el.tag) in TOKENS and len(el):
+            text = "".join(el.itertext())
+            for child in list(el):
+                el.remove(child)
+            el.text = text
+    return root
+
+
+def serialize(el: ET.Element, extra: dict[str, str] | None = None) -> str:
+    """MathML without namespace prefixes; with `extra` (attributes, possibly none) it is the root
+    and declares the default namespace."""
+    attrs = dict(extra or {})
+    if extra is not None:
+        attrs["xmlns"] = MATHML_NS
+    attrs.update((_local(k), v) for k, v in el.attrib.items())
+    head = _local(el.tag) + "".join(f' {k}="{escape(v, quote=True)}"' for k, v in attrs.items())
+    inner = escape(el.text or "", quote=False) + "".join(
+        serialize(child) + escape(child.tail or "", quote=False) for child in el)
+    return f"<{head}>{inner}</{_local(el.tag)}>" if inner else f"<{head}/>"

@@ -26,11 +26,11 @@ import pytest
 from PIL import Image
 
 from conftest import BOOK, FIXTURES, ROOT, run_build
+from studybook.mathtex import repair
 from studybook.model import Book, Math
 from studybook.reader import read_book
 from studybook.render import Options, epub
 from studybook.render.epub_cover import render_cover
-from studybook.render.epub_math import repair
 from studybook.render.epub_xhtml import to_xhtml
 
 SDE = "1700000000"

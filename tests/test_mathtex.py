@@ -25,6 +25,12 @@ def test_function_names_are_identifiers_and_row_gaps_vanish():
     assert "<mi>softmax</mi>" in mathml and "6pt" not in mathml
 
 
+def test_rows_nested_in_operators_are_flattened():
+    mathml = to_mathml(r"a \mathrel{+}= b", display=False)
+    assert "<mo><mrow>" not in mathml and "<mo>+</mo>" in mathml
+    assert mathml.startswith('<math xmlns="http://www.w3.org/1998/Math/MathML"')
+
+
 @pytest.mark.parametrize(("tex", "message"), [
     (r"\frac{a}{", "unclosed"),
     (r"a}", "never opened"),

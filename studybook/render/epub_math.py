@@ -24,9 +24,9 @@ import ziamath
 from ziamath import config as ziaconfig
 
 from ..diagnostics import Problems
+from ..mathtex import MATHML_NS, serialize
 from ..model import Book, Fragment, Math
 
-MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 PX_PER_EM = 20.0  # drawing size of the pictures; their size in the page is given in em
 MARGIN = 1.0  # ziamath's default margin around the drawing, in px
 
@@ -72,36 +72,6 @@ def _fmt(value: float) -> str:
 
 # Token elements hold characters only (MathML 3, 3.1.9.1); latex2mathml sometimes nests a row in
 # one (e.g. `\mathrel{+}` gives <mo><mrow><mo>+</mo></mrow></mo>), which EPUBCheck rejects.
-TOKENS = frozenset({"mi", "mn", "mo", "mtext", "ms"})
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def repair(root: ET.Element) -> ET.Element:
-    """Flatten element content inside token elements to its text; the rest is left as it is."""
-    for el in root.iter():
-        if _local(el.tag) in TOKENS and len(el):
-            text = "".join(el.itertext())
-            for child in list(el):
-                el.remove(child)
-            el.text = text
-    return root
-
-
-def _serialize(el: ET.Element, extra: dict[str, str] | None = None) -> str:
-    """MathML without namespace prefixes: the root declares the default namespace."""
-    attrs = dict(extra or {})
-    if extra is not None:
-        attrs["xmlns"] = MATHML_NS
-    attrs.update((_local(k), v) for k, v in el.attrib.items())
-    head = _local(el.tag) + "".join(f' {k}="{escape(v, quote=True)}"' for k, v in attrs.items())
-    inner = escape(el.text or "", quote=False) + "".join(
-        _serialize(child) + escape(child.tail or "", quote=False) for child in el)
-    return f"<{head}>{inner}</{_local(el.tag)}>" if inner else f"<{head}/>"
-
-
 def _picture(m: Math, root: ET.Element) -> tuple[bytes, float, float, float]:
     """SVG bytes plus width, height and baseline offset (negative = below the line) in em."""
     with _svg11():
@@ -125,7 +95,7 @@ def alttext(m: Math) -> str:
 def _element(m: Math, root: ET.Element, image: str, width: float, height: float, valign: float) -> str:
     if root.tag != f"{{{MATHML_NS}}}math":
         raise ValueError("the MathML root is not a namespaced <math> element")
-    element = _serialize(root, {"alttext": alttext(m), "altimg": image, "altimg-width": f"{_fmt(width)}em",
+    element = serialize(root, {"alttext": alttext(m), "altimg": image, "altimg-width": f"{_fmt(width)}em",
                                 "altimg-height": f"{_fmt(height)}em", "altimg-valign": f"{_fmt(valign)}em"})
     check = ET.fromstring(element)  # every fragment is checked as XML before it is used
     if check.tag != root.tag or check.get("alttext") != alttext(m):
@@ -146,7 +116,7 @@ class MathTable:
                     continue
                 image = f"{image_dir}/m-{key}.svg"
                 try:
-                    root = repair(ET.fromstring(m.mathml))
+                    root = ET.fromstring(m.mathml)
                     svg, width, height, valign = _picture(m, root)
                     element = _element(m, root, image, width, height, valign)
                 except Exception as exc:  # ziamath and the XML parser raise many types
