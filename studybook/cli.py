@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from .diagnostics import BuildError, display_path
+from . import mathsvg
+from .diagnostics import BuildError, Problem, Problems, display_path, ordered
 from .output import write_atomic
 from .reader import read_book
 from .render import Options
@@ -49,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="output directory (default: dist)")
     parser.add_argument("--paper", choices=["a4", "letter"], default="a4",
                         help="PDF paper size (default: a4)")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings as errors (CI builds the handbook this way)")
     args = parser.parse_args(argv)
     for target in args.targets:
         if target not in TARGETS:
@@ -61,38 +64,55 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def report(problems: list[Problem]) -> None:
+    for problem in ordered(problems):
+        print(problem, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     targets = list(RENDERERS) if "all" in args.targets else [t for t in args.targets if t != "check"]
     targets = list(dict.fromkeys(targets))
+    warnings: list[Problem] = []
     try:
         log(f"reading {display_path(args.source)}")
-        book = read_book(args.source)
+        book = read_book(args.source, warnings=warnings)
         options = Options(build_time=build_time(args.source), paper=args.paper)
+        # Formula pictures are drawn before any renderer: `check` finds what a build would.
+        checks = Problems()
+        mathsvg.draw_all(book, checks)
+        checks.raise_if_any()
     except BuildError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        log(f"{len(exc.problems)} problem(s) found; nothing was written")
-        return 1
+        return _fail(exc.problems, args.strict)
     except (ValueError, OSError) as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
         return 1
     log(f"ok: {len(book.questions)} questions in {len(book.topics)} topics")
-    # Render everything before writing anything: a failing renderer leaves dist/ untouched.
+    # Render everything before writing anything: a failing renderer leaves dist/ untouched, and
+    # every renderer's problems are reported together.
     rendered: list[tuple[Path, bytes]] = []
+    problems: list[Problem] = []
     for target in targets:
         module = importlib.import_module(RENDERERS[target])
         log(f"rendering {target}")
         try:
             data = module.render(book, options)
         except BuildError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
-            log(f"{target}: {len(exc.problems)} problem(s); nothing was written")
-            return 1
+            problems += exc.problems
+            continue
         rendered.append((args.out / f"{book.slug}.{module.EXTENSION}", data))
+    problems += warnings + options.problems.items
+    if any(not p.warning for p in problems) or (args.strict and problems):
+        return _fail(problems, args.strict)
+    report(problems)
     for path, data in rendered:
         changed = write_atomic(path, data)
         log(f"{'wrote' if changed else 'unchanged'} {display_path(path)} ({len(data):,} bytes)")
     return 0
 
+
+def _fail(problems: list[Problem], strict: bool) -> int:
+    report(problems)
+    counted = len(problems) if strict else sum(1 for p in problems if not p.warning)
+    log(f"{counted} problem(s) found{' (--strict: warnings count)' if strict else ''}; nothing was written")
+    return 1

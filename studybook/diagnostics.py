@@ -1,7 +1,8 @@
 """One diagnostic type with a location, and one way to print it.
 
 Every problem an author can cause is collected as a `Problem` and reported as a single line
-``path:line: what is wrong — how to fix it``; the build then stops once, after showing all of them.
+``path:line: what is wrong — how to fix it`` (``path:line: warning: …`` for a warning); the build
+then stops once, after showing all of them. Warnings do not stop a build unless it is strict.
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ class Problem:
     location: Location
     message: str
     fix: str = ""
+    warning: bool = False
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.message}"
+        text = f"{self.location}: {'warning: ' if self.warning else ''}{self.message}"
         return f"{text} — {self.fix}" if self.fix else text
+
+
+def ordered(problems: list[Problem]) -> list[Problem]:
+    """Stable order: by file, then line, keeping discovery order for ties; no duplicates."""
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.location.path, p.location.line))
 
 
 class BuildError(Exception):
@@ -45,10 +53,21 @@ class Problems:
     def add(self, location: Location, message: str, fix: str = "") -> None:
         self.items.append(Problem(location, message, fix))
 
+    def warn(self, location: Location, message: str, fix: str = "") -> None:
+        self.items.append(Problem(location, message, fix, warning=True))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.items if not p.warning]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return ordered([p for p in self.items if p.warning])
+
     def raise_if_any(self) -> None:
-        if self.items:
-            # Stable order: by file, then line, keeping discovery order for ties.
-            raise BuildError(sorted(self.items, key=lambda p: (p.location.path, p.location.line)))
+        """Raise with every problem, warnings included, when there is at least one error."""
+        if self.errors:
+            raise BuildError(ordered(self.items))
 
 
 def display_path(path: Path) -> str:

@@ -1,9 +1,12 @@
 """Markdown text -> sanitised `Fragment`.
 
-Python-Markdown with pymdown-extensions does the parsing (tables, fenced code highlighted by
-Pygments into CSS classes, math kept verbatim by arithmatex). nh3 then cuts any raw HTML down to
-an allow-list. Finally the few constructs each output renders differently (math, links to other
-questions, citations, images) are lifted out of the HTML into typed parts.
+markdown-it-py parses the text the way GitHub does (CommonMark plus tables, strikethrough and bare
+URLs), so question banks written for GitHub build as written. Math (`$…$`, `$$…$$`, `\\(…\\)`,
+`\\[…\\]`; a `$` followed by a digit closes nothing, as in pandoc, so prices stay text), links to
+other questions, `[@key]` citations and images are lifted out of the token stream into typed parts,
+each with the source line of its token; a private-use placeholder marks their place in the HTML.
+nh3 then cuts the HTML, raw HTML included, down to an allow-list, and the placeholders are swapped
+back for the parts. Code is highlighted by Pygments into CSS classes.
 """
 
 from __future__ import annotations
@@ -11,54 +14,56 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import markdown
 import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.texmath.index import make_block_func, make_inline_func
+from mdit_py_plugins.texmath.index import rules as texmath_rules
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
 
 from . import mathtex
 from .diagnostics import Location, Problems
 from .model import Cite, Fragment, Image, ImageRef, Math, Part, XRef
 
-EXTENSIONS = [
-    "tables", "sane_lists", "smarty",
-    "pymdownx.superfences", "pymdownx.highlight", "pymdownx.arithmatex",
-]
-EXTENSION_CONFIGS = {
-    "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "guess_lang": False},
-    "pymdownx.arithmatex": {"generic": True, "preview": False},
-    "smarty": {"smart_angled_quotes": False},
-}
-
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h4",
-    "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
-    "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
+    "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
+    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
     "ol": {"start"},
     "span": {"lang"},  # lets authors mark a foreign phrase for screen readers and hyphenation
     "td": {"colspan", "rowspan", "style"},
     "th": {"colspan", "rowspan", "style"},
+    "details": {"open"},
     "*": {"class"},
 }
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".svg": "image/svg+xml"}
+# The first bytes each type must start with: a renamed text file is refused here, not by a reader.
+_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
+          "image/gif": (b"GIF87a", b"GIF89a")}
 
-_CODE = re.compile(r"(<pre\b.*?</pre>|<code\b.*?</code>)", re.S)
-_TOKEN = re.compile(
-    r'<span class="arithmatex">\\\((?P<inline>.*?)\\\)</span>'
-    r'|<div class="arithmatex">\\\[(?P<display>.*?)\\\]</div>'
-    r'|<a href="#(?P<target>[^"]+)"(?: title="[^"]*")?>(?P<text>.*?)</a>'
-    r"|\[(?P<cites>@[\w:.-]+(?:\s*;\s*@[\w:.-]+)*)\]"
-    r"|(?P<figure><p><img (?P<fattrs>[^>]*?)/?></p>)"
-    r"|<img (?P<attrs>[^>]*?)/?>",
-    re.S,
-)
-_ATTR = re.compile(r'(\w+)="([^"]*)"')
+# Placeholders for lifted parts: private-use characters no author text may contain (the reader
+# refuses them), which the sanitiser keeps as text.
+_PART, _END, _XREF, _XREF_END = "\ue000", "\ue001", "\ue002", "\ue003"
+RESERVED_CHARS = re.compile("[\ue000-\ue003]")
+_PLACEHOLDER = re.compile(f"{_PART}(\\d+){_END}|{_XREF}(\\d+){_END}|{_XREF_END}")
+_CITE = re.compile(r"\[(@[\w:.-]+(?:\s*;\s*@[\w:.-]+)*)\]")
+_RAW_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_RAW_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
 
 @dataclass
@@ -70,17 +75,6 @@ class Context:
     source_dir: Path
     images: dict[str, Image] = field(default_factory=dict)
     _by_source: dict[Path, str] = field(default_factory=dict)
-
-
-_MD: markdown.Markdown | None = None
-
-
-def _markdown(text: str) -> str:
-    # Building the converter loads every extension; one instance, reset per block, is reused.
-    global _MD
-    if _MD is None:
-        _MD = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
-    return _MD.reset().convert(text)
 
 
 def sanitize(raw_html: str) -> str:
@@ -95,37 +89,176 @@ def sanitize(raw_html: str) -> str:
     )
 
 
-def inline_html(text: str) -> str:
-    """Render a one-line title: inline Markdown only, no surrounding paragraph."""
-    out = sanitize(_markdown(text)).strip()
-    return re.sub(r"^<p>(.*)</p>$", r"\1", out, flags=re.S)
+# -- the parser ---------------------------------------------------------------------------------
+
+_MD: MarkdownIt | None = None
 
 
-@dataclass
-class _Cursor:
-    """Finds source lines for lifted constructs, which appear in the same order as in the text.
-
-    Searching onwards from the previous hit keeps a repeated formula such as \\(Q\\) from being
-    reported at its first occurrence every time."""
-
-    lines: list[str]
-    start: int
-    index: int = 0
-
-    def line_of(self, *needles: str) -> int:
-        for needle in needles:
-            first = needle.strip().splitlines()[0] if needle.strip() else ""
-            if not first:
-                continue
-            for i in range(self.index, len(self.lines)):
-                if first in self.lines[i]:
-                    self.index = i
-                    return self.start + i
-        return self.start + self.index
+def _parser() -> MarkdownIt:
+    # Building the parser compiles every rule; one instance serves the whole book.
+    global _MD
+    if _MD is None:
+        md = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": True})
+        # Smart quotes only: the "replacements" rule would turn an enumeration's "(c)" into ©.
+        md.enable(["table", "strikethrough", "linkify", "smartquotes"])
+        md.use(dollarmath_plugin, allow_space=False, allow_digits=False, allow_labels=False,
+               double_inline=True)
+        brackets = texmath_rules["brackets"]
+        inline = {**brackets["inline"][0], "name": "math_inline_bracket"}
+        block = {**brackets["block"][1], "name": "math_block_bracket"}
+        md.inline.ruler.before("escape", "math_inline_bracket", make_inline_func(inline))
+        md.block.ruler.before("fence", "math_block_bracket", make_block_func(block))
+        for name, rule in _RULES.items():
+            md.add_render_rule(name, rule)
+        _MD = md
+    return _MD
 
 
-def _image(attrs: dict[str, str], ctx: Context, loc: Location) -> str | None:
-    src = html.unescape(attrs.get("src", ""))
+# -- render rules: typed parts become placeholders ----------------------------------------------
+
+
+def _add(env: dict, part: Part | None) -> str:
+    if part is None:
+        return ""
+    env["parts"].append(part)
+    return f"{_PART}{len(env['parts']) - 1}{_END}"
+
+
+def _math(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:
+    token = tokens[idx]
+    display = token.type in ("math_block", "math_block_bracket", "math_inline_double")
+    line = token.meta.get("line", 0)
+    if token.block and token.map and env["lines"][token.map[0]].strip() in ("$$", "\\["):
+        line += 1  # blame the formula's first line, not its opening delimiter
+    loc = env["loc"](line)
+    tex = token.content.strip()
+    try:
+        mathml = mathtex.to_mathml(tex, display)
+    except mathtex.MathError as exc:
+        env["ctx"].problems.add(loc, f"malformed LaTeX in {_short(tex)!r}: {exc}",
+                                "fix the formula (standard LaTeX/AMS macros only)")
+        return ""
+    placeholder = _add(env, Math(tex=tex, display=display, mathml=mathml, location=loc))
+    return placeholder + ("\n" if token.block else "")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict) -> str:
+    token = tokens[idx]
+    href = str(token.attrGet("href") or "")
+    if href.startswith("#") and len(href) > 1:
+        env["xrefs"].append((urllib.parse.unquote(href[1:]), env["loc"](token.meta.get("line", 0))))
+        env["in_xref"] = True
+        return f"{_XREF}{len(env['xrefs']) - 1}{_END}"
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _link_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict) -> str:
+    if env.get("in_xref"):
+        env["in_xref"] = False
+        return _XREF_END
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _image(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], {}, env)
+    src = urllib.parse.unquote(str(token.attrGet("src") or ""))
+    return _image_part(src, alt, str(token.attrGet("title") or ""), bool(token.meta.get("figure")),
+                       env["loc"](token.meta.get("line", 0)), env)
+
+
+def _image_part(src: str, alt: str, title: str, figure: bool, loc: Location, env: dict) -> str:
+    ctx: Context = env["ctx"]
+    name = _load_image(src, ctx, loc)
+    if name is None:
+        return ""
+    if not alt.strip():
+        ctx.problems.warn(loc, f"image {src!r} has no alt text; it is marked decorative",
+                          "describe what it shows between the brackets: ![what it shows](path)")
+    return _add(env, ImageRef(name=name, alt=alt.strip(), caption=title.strip() if figure else "",
+                              figure=figure, location=loc))
+
+
+def _raw_html(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:
+    """Raw HTML passes to the sanitiser, except <img>, which is checked like a Markdown image."""
+    token = tokens[idx]
+    loc = env["loc"](token.meta.get("line", 0))
+
+    def lift(m: re.Match) -> str:
+        attrs = {k.lower(): html.unescape(a if a is not None else b if b is not None else c)
+                 for k, a, b, c in _RAW_ATTR.findall(m.group(0))}
+        return _image_part(attrs.get("src", ""), attrs.get("alt", ""), attrs.get("title", ""), False, loc, env)
+
+    return _RAW_IMG.sub(lift, token.content)
+
+
+def _text(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:
+    token = tokens[idx]
+    out, pos = [], 0
+    for m in _CITE.finditer(token.content):
+        out.append(escapeHtml(token.content[pos:m.start()]))
+        keys = tuple(k.strip().lstrip("@") for k in m.group(1).split(";"))
+        out.append(_add(env, Cite(keys=keys, location=env["loc"](token.meta.get("line", 0)))))
+        pos = m.end()
+    out.append(escapeHtml(token.content[pos:]))
+    return "".join(out)
+
+
+_FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
+
+
+def _code(self: Any, tokens: Sequence[Token], idx: int, _options: Any, _env: dict) -> str:
+    token = tokens[idx]
+    lang = token.info.strip().split()[0] if token.info.strip() else ""
+    try:
+        lexer = get_lexer_by_name(lang) if lang else None
+    except ClassNotFound:
+        lexer = None
+    if lexer is None:
+        return f'<div class="highlight"><pre><span></span><code>{escapeHtml(token.content)}</code></pre></div>\n'
+    return highlight(token.content, lexer, _FORMATTER)
+
+
+_RULES = {
+    "math_inline": _math, "math_inline_double": _math, "math_block": _math,
+    "math_inline_bracket": _math, "math_block_bracket": _math,
+    "link_open": _link_open, "link_close": _link_close, "image": _image,
+    "html_block": _raw_html, "html_inline": _raw_html, "text": _text,
+    "fence": _code, "code_block": _code,
+}
+
+
+# -- lines and figures ----------------------------------------------------------------------------
+
+
+def _annotate(tokens: list[Token], start_line: int) -> None:
+    """Give every token the source line it starts on, and mark images that stand alone."""
+    for i, token in enumerate(tokens):
+        line = start_line + (token.map[0] if token.map else 0)
+        token.meta["line"] = line
+        if token.type != "inline" or not token.children:
+            continue
+        for child in token.children:
+            child.meta["line"] = line
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type != "image":
+                line += child.content.count("\n")
+        solid = [c for c in token.children if not (c.type == "text" and not c.content.strip())]
+        if (len(solid) == 1 and solid[0].type == "image" and 0 < i < len(tokens) - 1
+                and tokens[i - 1].type == "paragraph_open"):
+            solid[0].meta["figure"] = True
+            tokens[i - 1].hidden = tokens[i + 1].hidden = True
+
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+def _load_image(src: str, ctx: Context, loc: Location) -> str | None:
     if not src or re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I) or src.startswith("//"):
         ctx.problems.add(loc, f"image {src!r} is not a file inside content/",
                          "copy the image into content/ and use a relative path")
@@ -143,34 +276,48 @@ def _image(attrs: dict[str, str], ctx: Context, loc: Location) -> str | None:
         return None
     if path in ctx._by_source:
         return ctx._by_source[path]
-    try:
-        data = path.read_bytes()
-    except OSError:
+    if not path.is_file():
         ctx.problems.add(loc, f"missing image {src!r}", "check the path; it is relative to the source file")
         return None
-    name = f"{path.stem}-{hashlib.sha256(data).hexdigest()[:12]}{path.suffix.lower()}"
-    ctx.images[name] = Image(name=name, source=str(path.relative_to(root)), data=data,
-                             media_type=media_type)
+    data = path.read_bytes()
+    magic = _MAGIC.get(media_type)
+    if (magic and not data.startswith(magic)) or (media_type == "image/svg+xml" and b"<svg" not in data[:4096]):
+        ctx.problems.add(loc, f"image {src!r} is not a valid {media_type.split('/')[1].upper()} file",
+                         "export the image again, or fix its file extension")
+        return None
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-").lower() or "image"
+    name = f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}{path.suffix.lower()}"
+    ctx.images[name] = Image(name=name, source=str(path.relative_to(root)), data=data, media_type=media_type)
     ctx._by_source[path] = name
     return name
 
 
-def to_fragment(text: str, start_line: int, path: str, ctx: Context) -> Fragment:
-    """Convert one block of Markdown that starts at `start_line` of `path`."""
-    cursor = _Cursor(text.split("\n"), start_line)
-    clean = sanitize(_markdown(text))
-    parts: list[Part] = []
-    for chunk in _CODE.split(clean):
-        if chunk.startswith(("<pre", "<code")):
-            parts.append(chunk)
-            continue
-        pos = 0
-        for m in _TOKEN.finditer(chunk):
-            parts.append(chunk[pos:m.start()])
-            pos = m.end()
-            part = _lift(m, cursor, path, ctx)
-            parts.append(part if part is not None else "")
-        parts.append(chunk[pos:])
+# -- assembly -------------------------------------------------------------------------------------
+
+
+def _assemble(clean: str, env: dict) -> Fragment:
+    """Swap the placeholders in sanitised HTML back for the parts they stand for."""
+    stack: list[tuple[list[Part], int | None]] = [([], None)]
+    pos = 0
+    for m in _PLACEHOLDER.finditer(clean):
+        stack[-1][0].append(clean[pos:m.start()])
+        pos = m.end()
+        if m.group(1) is not None:
+            stack[-1][0].append(env["parts"][int(m.group(1))])
+        elif m.group(2) is not None:
+            stack.append(([], int(m.group(2))))
+        elif len(stack) > 1:
+            inner, n = stack.pop()
+            target, loc = env["xrefs"][n]
+            stack[-1][0].append(XRef(target=target, text=_merge(inner), location=loc))
+    stack[-1][0].append(clean[pos:])
+    while len(stack) > 1:  # an unclosed link (cut by the sanitiser): keep its text
+        inner, _ = stack.pop()
+        stack[-1][0].extend(inner)
+    return _mark_parentheses(_merge(stack[0][0]))
+
+
+def _merge(parts: list[Part]) -> Fragment:
     merged: list[Part] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
@@ -180,35 +327,26 @@ def to_fragment(text: str, start_line: int, path: str, ctx: Context) -> Fragment
     return Fragment(tuple(merged))
 
 
-def _lift(m: re.Match, cursor: _Cursor, path: str, ctx: Context) -> Part | None:
-    if m.group("inline") is not None or m.group("display") is not None:
-        display = m.group("display") is not None
-        tex = html.unescape(m.group("display") if display else m.group("inline")).strip()
-        delimited = (f"\\[{tex}", f"$${tex}") if display else (f"\\({tex}\\)", f"${tex}$")
-        loc = Location(path, cursor.line_of(*delimited, tex))
-        try:
-            mathml = mathtex.to_mathml(tex, display)
-        except mathtex.MathError as exc:
-            ctx.problems.add(loc, f"malformed LaTeX in {tex!r}: {exc}",
-                             "fix the formula (standard LaTeX/AMS macros only)")
-            return None
-        return Math(tex=tex, display=display, mathml=mathml, location=loc)
-    if m.group("target") is not None:
-        target = html.unescape(m.group("target"))
-        loc = Location(path, cursor.line_of(f"(#{target})"))
-        return XRef(target=target, text_html=m.group("text"), location=loc)
-    if m.group("cites") is not None:
-        keys = tuple(k.strip().lstrip("@") for k in m.group("cites").split(";"))
-        loc = Location(path, cursor.line_of(f"@{keys[0]}"))
-        return Cite(keys=keys, location=loc)
-    attrs = dict(_ATTR.findall(m.group("fattrs") or m.group("attrs") or ""))
-    loc = Location(path, cursor.line_of(html.unescape(attrs.get("src", ""))))
-    name = _image(attrs, ctx, loc)
-    if name is None:
-        return None
-    figure = m.group("figure") is not None
-    return ImageRef(name=name, alt=attrs.get("alt", ""),
-                    caption_html=attrs.get("title", "") if figure else "", figure=figure)
+def _mark_parentheses(frag: Fragment) -> Fragment:
+    parts = list(frag.parts)
+    for i, part in enumerate(parts):
+        if isinstance(part, XRef):
+            before = parts[i - 1] if i > 0 and isinstance(parts[i - 1], str) else ""
+            after = parts[i + 1] if i + 1 < len(parts) and isinstance(parts[i + 1], str) else ""
+            if before.rstrip().endswith("(") and after.lstrip().startswith(")"):
+                parts[i] = XRef(part.target, part.text, part.location, parenthesized=True)
+    return Fragment(tuple(parts))
+
+
+def to_fragment(text: str, start_line: int, path: str, ctx: Context, *, inline: bool = False) -> Fragment:
+    """Convert one block of Markdown that starts at `start_line` of `path`; `inline` for titles."""
+    md = _parser()
+    env: dict[str, Any] = {"parts": [], "xrefs": [], "ctx": ctx, "lines": text.split("\n"),
+                           "loc": lambda line: Location(path, line or start_line)}
+    tokens = md.parseInline(text, env) if inline else md.parse(text, env)
+    _annotate(tokens, start_line)
+    rendered = md.renderer.render(tokens, md.options, env)
+    return _assemble(sanitize(rendered).strip(), env)
 
 
 def word_count(fragment: Fragment) -> int:

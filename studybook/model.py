@@ -2,75 +2,118 @@
 
 The reader builds it once; renderers never look at the source again. Rich text is a `Fragment`:
 sanitised HTML interleaved with the few things each output format must render its own way
-(math, cross-references, citations, images).
+(math, cross-references, citations, images). Titles are fragments too, with a plain-text form for
+the places that cannot hold markup (deck names, bookmarks, running heads, metadata, the NCX).
+
+Policy that belongs to the book rather than to one output format lives here as well: the order
+of the bibliography, which questions cite an entry, which chapters name it as a key paper.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import ClassVar, TypeVar
 
 from .diagnostics import Location
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(markup: str) -> str:
+    """The characters a reader sees in an HTML snippet: tags dropped, entities resolved."""
+    return html.unescape(_TAG.sub("", markup))
 
 
 @dataclass(frozen=True)
 class Math:
+    kind: ClassVar[str] = "math"
     tex: str
     display: bool
     mathml: str  # validated MathML, for formats that show MathML
     location: Location
-    kind: str = "math"
 
 
 @dataclass(frozen=True)
 class XRef:
+    """A link to a question or a chapter. `parenthesized`: the author wrote it inside (…), so a
+    label is appended with a comma rather than in a second pair of parentheses."""
+
+    kind: ClassVar[str] = "xref"
     target: str  # question or topic id
-    text_html: str
+    text: Fragment
     location: Location
-    kind: str = "xref"
+    parenthesized: bool = False
 
 
 @dataclass(frozen=True)
 class Cite:
+    kind: ClassVar[str] = "cite"
     keys: tuple[str, ...]
     location: Location
-    kind: str = "cite"
 
 
 @dataclass(frozen=True)
 class ImageRef:
+    kind: ClassVar[str] = "image"
     name: str  # collision-free media name, see Image
-    alt: str
-    caption_html: str  # empty unless the image stands alone in its paragraph (a figure)
+    alt: str  # empty: a decorative image, tagged as such by the outputs
+    caption: str  # plain text; empty unless the image stands alone in its paragraph (a figure)
     figure: bool
-    kind: str = "image"
+    location: Location
 
 
 Part = str | Math | XRef | Cite | ImageRef
+P = TypeVar("P", Math, XRef, Cite, ImageRef)
 
 
 @dataclass(frozen=True)
 class Fragment:
     parts: tuple[Part, ...]
 
+    def parts_of(self, cls: type[P]) -> tuple[P, ...]:
+        """Typed parts of one class, including those nested in link texts."""
+        found: list[P] = []
+        for part in self.parts:
+            if isinstance(part, cls):
+                found.append(part)
+            if isinstance(part, XRef):
+                found.extend(part.text.parts_of(cls))
+        return tuple(found)
+
     @property
     def maths(self) -> tuple[Math, ...]:
-        return tuple(p for p in self.parts if isinstance(p, Math))
-
-    def of_kind(self, kind: str) -> tuple[Part, ...]:
-        return tuple(p for p in self.parts if not isinstance(p, str) and p.kind == kind)
+        return self.parts_of(Math)
 
     @property
     def cite_keys(self) -> tuple[str, ...]:
-        return tuple(key for cite in self.of_kind("cite") for key in cite.keys)
+        return tuple(key for cite in self.parts_of(Cite) for key in cite.keys)
 
     @property
     def is_empty(self) -> bool:
         return not any(p.strip() if isinstance(p, str) else True for p in self.parts)
 
+    @property
+    def text(self) -> str:
+        """Plain text: markup dropped, entities resolved, formulas as their TeX."""
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(html_to_text(part))
+            elif isinstance(part, Math):
+                out.append(part.tex)
+            elif isinstance(part, XRef):
+                out.append(part.text.text)
+            elif isinstance(part, ImageRef):
+                out.append(part.alt)
+        return re.sub(r"\s+", " ", "".join(out)).strip()
+
 
 @dataclass(frozen=True)
 class Image:
-    name: str  # "<stem>-<sha256 prefix><ext>": two images can never share a name
+    name: str  # "<slug>-<sha256 prefix><ext>": safe in every package, two images never share one
     source: str  # path relative to the content root, for messages
     data: bytes
     media_type: str
@@ -87,42 +130,26 @@ class Reference:
     venue: str
     url: str
     location: Location
+    partial: bool = False  # the source lists only some authors ("others" in CSL)
 
     @property
-    def author_line(self) -> str:
-        """Authors as a bibliography prints them: up to three, then "et al.".
-
-        Long author lists in the source are often partial, so printing more than three would
-        suggest a completeness the data does not promise."""
-        if len(self.authors) > 3:
-            return ", ".join(self.authors[:3]) + ", et al."
-        if len(self.authors) > 1:
-            return ", ".join(self.authors[:-1]) + " and " + self.authors[-1]
-        return self.authors[0]
-
-    @property
-    def short(self) -> str:
-        if len(self.families) == 1:
-            who = self.families[0]
-        elif len(self.families) == 2:
-            who = f"{self.families[0]} & {self.families[1]}"
-        else:
-            who = f"{self.families[0]} et al."
-        return f"{who}, {self.year}"
+    def sort_key(self) -> tuple:
+        """One order for every reference list: first author's family name, year, title, key."""
+        return (tuple(f.casefold() for f in self.families), self.year, self.title.casefold(), self.key)
 
 
 @dataclass(frozen=True)
 class Question:
     id: str
     number: int  # 1-based position in the book; ids are stable, numbers are not
-    title_html: str
+    title: Fragment
     title_text: str
     topic_id: str
-    difficulty: str
+    difficulty: str  # "" when the author gives none
     tags: tuple[str, ...]
     references: tuple[str, ...]
     related: tuple[str, ...]
-    key_points: Fragment
+    key_points: Fragment  # may be empty: the answer then stands alone
     answer: Fragment
     location: Location
 
@@ -137,7 +164,7 @@ class Question:
 class Topic:
     id: str
     number: int
-    title_html: str
+    title: Fragment
     title_text: str
     intro: Fragment
     key_papers: tuple[str, ...]
@@ -150,7 +177,7 @@ class Section:
     """A front-matter section such as the preface."""
 
     id: str
-    title_html: str
+    title: Fragment
     title_text: str
     body: Fragment
     location: Location
@@ -169,24 +196,39 @@ class Book:
     topics: tuple[Topic, ...]
     references: dict[str, Reference] = field(hash=False)
     images: dict[str, Image] = field(hash=False)
-    source: str = ""
+    path: str = ""  # the source file, as shown in messages
+    source_title: str = ""  # where the questions come from, for attribution
+    source_url: str = ""
+    license: str = ""
 
     @property
     def slug(self) -> str:
         return f"{self.id}-{self.language}"
 
-    @property
+    @cached_property
     def questions(self) -> tuple[Question, ...]:
         return tuple(q for t in self.topics for q in t.questions)
 
+    @cached_property
+    def _by_id(self) -> dict[str, Question]:
+        return {q.id: q for q in self.questions}
+
     def question(self, qid: str) -> Question:
-        return self._index()[qid]
+        return self._by_id[qid]
 
     def topic(self, tid: str) -> Topic:
         return next(t for t in self.topics if t.id == tid)
 
-    def _index(self) -> dict[str, Question]:
-        return {q.id: q for q in self.questions}
+    def fragments(self) -> tuple[Fragment, ...]:
+        """Every rich-text block of the book, titles included, in reading order."""
+        out: list[Fragment] = []
+        for section in self.sections:
+            out += [section.title, section.body]
+        for topic in self.topics:
+            out += [topic.title, topic.intro]
+            for q in topic.questions:
+                out += [q.title, q.key_points, q.answer]
+        return tuple(out)
 
     def cited_keys(self) -> tuple[str, ...]:
         """Every bibliography key the book uses, in order of first use."""
@@ -195,3 +237,24 @@ class Book:
             keys += [*topic.key_papers, *topic.intro.cite_keys]
             keys += [key for q in topic.questions for key in q.cited]
         return tuple(dict.fromkeys(keys))
+
+    @cached_property
+    def bibliography(self) -> tuple[Reference, ...]:
+        """Every entry the book uses, in the one order all outputs print."""
+        return tuple(sorted((self.references[k] for k in self.cited_keys()), key=lambda r: r.sort_key))
+
+    @cached_property
+    def cited_by(self) -> dict[str, tuple[Question, ...]]:
+        found: dict[str, list[Question]] = {key: [] for key in self.references}
+        for q in self.questions:
+            for key in q.cited:
+                found[key].append(q)
+        return {key: tuple(qs) for key, qs in found.items()}
+
+    @cached_property
+    def key_paper_of(self) -> dict[str, tuple[Topic, ...]]:
+        found: dict[str, list[Topic]] = {key: [] for key in self.references}
+        for topic in self.topics:
+            for key in topic.key_papers:
+                found[key].append(topic)
+        return {key: tuple(ts) for key, ts in found.items()}

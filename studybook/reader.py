@@ -14,16 +14,18 @@ from pathlib import Path
 
 import yaml
 
-from . import bibliography, markup
-from .diagnostics import Location, Problems, display_path
-from .model import Book, Fragment, Question, Section, Topic
+from . import bibliography, glyphs, markup
+from .diagnostics import Location, Problem, Problems, display_path
+from .model import Book, Cite, Fragment, Question, Section, Topic, XRef
 
 ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 DIFFICULTIES = ("easy", "medium", "hard")
-HEADING = re.compile(r"^(#{1,3})[ \t]+(.+?)[ \t#]*$")
+# A closing run of #s needs a space before it (CommonMark), so "## What is C#" keeps its "#".
+HEADING = re.compile(r"^(#{1,3})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
-BOOK_FIELDS = {"book", "title", "subtitle", "authors", "language", "version", "edition", "bibliography"}
+BOOK_FIELDS = {"book", "title", "subtitle", "authors", "language", "version", "edition", "bibliography",
+               "source", "source_url", "license"}
 TOPIC_FIELDS = {"topic", "key_papers"}
 SECTION_FIELDS = {"section"}
 QUESTION_FIELDS = {"id", "difficulty", "tags", "references", "related"}
@@ -243,6 +245,11 @@ class _Reader:
             return Fragment(())
         return markup.to_fragment(block.text, block.first_line, self.path, self.ctx)
 
+    def title(self, node: _Node) -> tuple[Fragment, str]:
+        """A heading as rich text, and as the plain text that deck names and bookmarks show."""
+        frag = markup.to_fragment(node.title, node.line, self.path, self.ctx, inline=True)
+        return frag, frag.text
+
     # -- book ---------------------------------------------------------------------------------
     def read(self) -> Book:
         try:
@@ -254,7 +261,13 @@ class _Reader:
             line = self.source.read_bytes()[: exc.start].count(b"\n") + 1
             self.problems.add(self.loc(line), "the file is not valid UTF-8", "save it as UTF-8")
             self.problems.raise_if_any()
-        text = text.replace("\r\n", "\n")
+        # A byte-order mark is how some editors say "UTF-8"; it is not text.
+        text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+        for n, line in enumerate(text.split("\n"), start=1):
+            if markup.RESERVED_CHARS.search(line):
+                self.problems.add(self.loc(n), "private-use character U+E000–U+E003 in the text",
+                                  "delete it; the build uses these characters internally")
+        glyphs.check_lines(self.path, text.split("\n"), self.problems)
         _, nodes = self.split(text)
         # Syntax first: a block that failed to parse would otherwise cascade into "missing" reports.
         self.problems.raise_if_any()
@@ -290,6 +303,14 @@ class _Reader:
                 number += 1
                 self.read_question(node, number, topics)
 
+        if not nodes or not any(node.level == 2 for node in nodes):
+            self.problems.add(self.loc(len(text.split("\n"))), "the book has no questions",
+                              "write each question as a '## Question?' heading followed by a ```yaml block "
+                              "with its id (see docs/authoring.md)")
+        source_url = self.str_field(front, "source_url", required=False)
+        if source_url and not source_url.startswith(("https://", "http://")):
+            self.problems.add(self.at(front, "source_url"), f"source_url {source_url!r} is not a web address",
+                              "write the full https:// address of the original question bank")
         book = Book(
             id=book_id,
             title=self.str_field(front, "title"),
@@ -302,19 +323,21 @@ class _Reader:
             topics=tuple(Topic(questions=tuple(t.pop("questions")), **t) for t in topics),
             references=refs,
             images=dict(sorted(self.ctx.images.items())),
-            source=self.path,
+            path=self.path,
+            source_title=self.str_field(front, "source", required=False),
+            source_url=source_url,
+            license=self.str_field(front, "license", required=False),
         )
         self.cross_check(book)
         self.problems.raise_if_any()
         return book
 
     def read_chapter(self, node: _Node, sections: list[Section], topics: list[dict]) -> None:
-        title_html = markup.inline_html(node.title)
-        title_text = re.sub(r"<[^>]+>", "", title_html)
+        title, title_text = self.title(node)
         if "section" in node.meta:
             self.unknown_fields(node, SECTION_FIELDS, "a section")
             sid = self.str_field(node, "section")
-            sections.append(Section(sid, title_html, title_text, self.fragment(node.body), self.loc(node.line)))
+            sections.append(Section(sid, title, title_text, self.fragment(node.body), self.loc(node.line)))
             return
         if "topic" not in node.meta:
             self.problems.add(self.loc(node.meta_line), f"chapter {node.title!r} has no 'topic' id",
@@ -329,7 +352,7 @@ class _Reader:
             self.problems.add(self.at(node, "topic"), f"duplicate topic id {tid!r}",
                               "give each chapter its own topic id")
         topics.append(dict(
-            id=tid, number=len(topics) + 1, title_html=title_html, title_text=title_text,
+            id=tid, number=len(topics) + 1, title=title, title_text=title_text,
             intro=self.fragment(node.body), key_papers=self.list_field(node, "key_papers"),
             questions=[], location=self.at(node, "key_papers"),
         ))
@@ -346,7 +369,7 @@ class _Reader:
         if qid and not ID.match(qid):
             self.problems.add(self.at(node, "id"), f"question id {qid!r} is not a slug",
                               "use lowercase letters, digits and hyphens, e.g. 'attention-mechanism'")
-        difficulty = self.str_field(node, "difficulty")
+        difficulty = self.str_field(node, "difficulty", required=False)
         if difficulty and difficulty not in DIFFICULTIES:
             self.problems.add(self.at(node, "difficulty"), f"unknown difficulty {difficulty!r}",
                               f"use one of {', '.join(DIFFICULTIES)}")
@@ -356,21 +379,25 @@ class _Reader:
                 self.problems.add(self.at(node, "tags"), f"tag {tag!r} contains spaces or odd characters",
                                   "use letters, digits, '-', '_' and '::' only")
         preamble = node.parts.get("preamble")
-        if preamble and preamble.text.strip():
+        if preamble and preamble.text.strip() and ("key points" in node.parts or "answer" in node.parts):
             self.problems.add(self.loc(preamble.first_line), "text between the metadata and '### Key points'",
                               "move it into the Key points or the Answer")
+        elif preamble and "answer" not in node.parts:
+            node.parts["answer"] = preamble  # a question written without part headings is all answer
+        # Emptiness is judged on the source, so that a rejected image does not also empty its part.
+        for part in ("key points", "answer"):
+            block = node.parts.get(part)
+            if (block is None and part == "answer") or (block is not None and not block.text.strip()):
+                # The part's own heading line when it has one, else the question's heading.
+                where = block.start - 1 if block is not None and block is not preamble else node.line
+                label = part.capitalize()
+                self.problems.add(self.loc(where), f"question {qid or node.title!r} has an empty or missing "
+                                  f"'### {label}'", f"write the {part} under a '### {label}' heading")
         key_points = self.fragment(node.parts.get("key points"))
         answer = self.fragment(node.parts.get("answer"))
-        for part, frag in (("Key points", key_points), ("Answer", answer)):
-            if frag.is_empty:
-                where = node.parts.get(part.lower())
-                self.problems.add(self.loc(where.start - 1 if where else node.line),
-                                  f"question {qid or node.title!r} has an empty or missing '### {part}'",
-                                  f"write the {part.lower()} under a '### {part}' heading")
-        title_html = markup.inline_html(node.title)
+        title, title_text = self.title(node)
         topics[-1]["questions"].append(Question(
-            id=qid, number=number, title_html=title_html,
-            title_text=re.sub(r"<[^>]+>", "", title_html),
+            id=qid, number=number, title=title, title_text=title_text,
             topic_id=topics[-1]["id"], difficulty=difficulty, tags=tags,
             references=self.list_field(node, "references"),
             related=self.list_field(node, "related"),
@@ -397,8 +424,10 @@ class _Reader:
                 if key not in self.bib_keys:
                     self.problems.add(topic.location, f"unknown reference key {key!r} in key_papers", bib_fix)
             self.check_fragment(topic.intro, targets, book)
+            self.check_fragment(topic.title, targets, book)
         for section in book.sections:
             self.check_fragment(section.body, targets, book)
+            self.check_fragment(section.title, targets, book)
         for q in book.questions:
             for key in q.references:
                 if key not in self.bib_keys:
@@ -412,21 +441,27 @@ class _Reader:
                 elif rid == q.id:
                     self.problems.add(self.at(self.meta_nodes[q.id], "related"),
                                       f"question {q.id!r} lists itself as related", "remove it from 'related'")
-            for frag in (q.key_points, q.answer):
+            for frag in (q.title, q.key_points, q.answer):
                 self.check_fragment(frag, targets, book)
 
     def check_fragment(self, frag: Fragment, targets: set[str], book: Book) -> None:
-        for xref in frag.of_kind("xref"):
+        for xref in frag.parts_of(XRef):
             if xref.target not in targets:
                 self.problems.add(xref.location, f"link to missing question '#{xref.target}'",
                                   "link to an existing question id, e.g. [text](#question-id)")
-        for cite in frag.of_kind("cite"):
+        for cite in frag.parts_of(Cite):
             for key in cite.keys:
                 if key not in self.bib_keys:
                     self.problems.add(cite.location, f"citation [@{key}] names an unknown reference",
                                       "add the entry to the bibliography or fix the key")
 
 
-def read_book(source: Path, content_root: Path | None = None) -> Book:
-    """Parse and validate `source`; raise BuildError listing every problem found."""
-    return _Reader(source, content_root).read()
+def read_book(source: Path, content_root: Path | None = None, *,
+              warnings: list[Problem] | None = None) -> Book:
+    """Parse and validate `source`; raise BuildError listing every problem found (warnings
+    included). Warnings of a book that builds are appended to `warnings` when given."""
+    reader = _Reader(source, content_root)
+    book = reader.read()
+    if warnings is not None:
+        warnings.extend(reader.problems.warnings)
+    return book

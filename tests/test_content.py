@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BOOK
 from studybook.markup import word_count
-from studybook.model import Book, Fragment
+from studybook.model import Book, Fragment, XRef
 from studybook.reader import read_book
 
 TOPICS = [
@@ -28,7 +28,7 @@ def book() -> Book:
 
 
 def text_of(fragment: Fragment) -> str:
-    raw = " ".join(p if isinstance(p, str) else (getattr(p, "tex", "") or getattr(p, "text_html", ""))
+    raw = " ".join(p if isinstance(p, str) else text_of(p.text) if isinstance(p, XRef) else getattr(p, "tex", "")
                    for p in fragment.parts)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", raw))
 

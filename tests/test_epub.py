@@ -26,12 +26,15 @@ import pytest
 from PIL import Image
 
 from conftest import BOOK, FIXTURES, ROOT, run_build
+from studybook import labels
 from studybook.mathtex import repair
-from studybook.model import Book, Math
+from studybook.model import Book, Cite, Math, XRef
 from studybook.reader import read_book
 from studybook.render import Options, epub
 from studybook.render.epub_cover import render_cover
 from studybook.render.epub_xhtml import to_xhtml
+
+LABELS = labels.load(ROOT / "templates", "en")
 
 SDE = "1700000000"
 NS = {
@@ -295,7 +298,7 @@ def test_cross_links_between_questions_reach_the_right_question(built: tuple[Boo
         page_links = [a.get("href") for a in pub.pages[href].iter(f"{{{NS['x']}}}a")
                       if "xref" in (a.get("class") or "").split()]
         fragments = [topic.intro, *(f for q in topic.questions for f in (q.key_points, q.answer))]
-        expected = [x.target for f in fragments for x in f.of_kind("xref")]
+        expected = [x.target for f in fragments for x in f.parts_of(XRef)]
         resolved = [pub.resolve(h, href) for h in page_links]
         assert len(resolved) == len(expected)
         for (file, anchor), target in zip(resolved, expected, strict=True):
@@ -307,7 +310,7 @@ def test_cross_links_between_questions_reach_the_right_question(built: tuple[Boo
             related = pub.element(href, f"q-{q.id}").find("x:section[@class='related']", NS)
             got = [pub.resolve(a.get("href"), href)[1] for a in related.iter(f"{{{NS['x']}}}a")] if q.related else []
             assert got == [f"q-{r}" for r in q.related]
-    assert xrefs == sum(len(f.of_kind("xref")) for t in book.topics
+    assert xrefs == sum(len(f.parts_of(XRef)) for t in book.topics
                         for f in (t.intro, *(g for q in t.questions for g in (q.key_points, q.answer))))
     # The fixture links across chapter files in both directions.
     if book.id == "mini-bank":
@@ -338,7 +341,7 @@ def test_citations_are_notes_that_lead_to_the_bibliography_and_back(built: tuple
         for q in topic.questions:
             section = pub.element(href, f"q-{q.id}")
             noterefs = [a for a in section.iter(f"{{{NS['x']}}}a") if a.get(EPUB_TYPE) == "noteref"]
-            inline = sum(len(c.keys) for f in (q.key_points, q.answer) for c in f.of_kind("cite"))
+            inline = sum(len(c.keys) for f in (q.key_points, q.answer) for c in f.parts_of(Cite))
             assert len(noterefs) == inline
             for a in noterefs:
                 _, note_id = pub.resolve(a.get("href"), href)
@@ -363,7 +366,7 @@ def test_citations_are_notes_that_lead_to_the_bibliography_and_back(built: tuple
         # The chapter's key papers lead to their bibliography entries, which lead back to the chapter.
         key_papers = pub.pages[href].find(".//x:p[@class='key-papers']", NS)
         links = [] if key_papers is None else list(key_papers.iter(f"{{{NS['x']}}}a"))
-        assert [text(a) for a in links] == [book.references[k].short for k in topic.key_papers]
+        assert [text(a) for a in links] == [LABELS.short(book.references[k]) for k in topic.key_papers]
         for a in links:
             assert a.get(EPUB_TYPE) == "biblioref"
             entry = pub.element(bib, pub.resolve(a.get("href"), href)[1])

@@ -18,9 +18,10 @@ from pypdf import PdfReader
 from pypdf.generic import IndirectObject
 
 from conftest import BOOK, FIXTURES, run_build
+from studybook.mathsvg import DrawError as MathRenderError
+from studybook.mathsvg import draw as typeset
 from studybook.model import Book
 from studybook.reader import read_book
-from studybook.render.pdf_math import MathRenderError, typeset
 
 EPOCH = "1700000000"
 MINI = FIXTURES / "mini" / "handbook.md"
@@ -366,25 +367,27 @@ def _heading_line(path: Path, heading: str) -> int:
                 if line.strip() == heading)
 
 
-def test_missing_glyph_fails_naming_the_character_and_place(mini_book: Path, tmp_path: Path):
-    _insert_after(mini_book, "Softmax maps logits", "An icon-font glyph \ue000 slipped in.")
+@pytest.mark.parametrize("target", ["check", "pdf"])
+def test_missing_glyph_fails_naming_the_character_and_its_line(mini_book: Path, tmp_path: Path, target: str):
+    line = _insert_after(mini_book, "Softmax maps logits", "An icon-font glyph \U0010fffd slipped in.")
     out = tmp_path / "dist"
-    proc = run_build("pdf", "--source", str(mini_book), "--out", str(out),
+    proc = run_build(target, "--source", str(mini_book), "--out", str(out),
                      env={"SOURCE_DATE_EPOCH": EPOCH})
     assert proc.returncode == 1
-    line = _heading_line(mini_book, "## What does softmax do?")
-    assert re.search(rf"handbook\.md:{line}: character '\\ue000' \(U\+E000\) in the key points of "
-                     r"question 'softmax'", proc.stderr), proc.stderr
+    assert re.search(rf"handbook\.md:{line}: character '\\U0010fffd' \(U\+10FFFD\) has no glyph", proc.stderr), \
+        proc.stderr
     assert not out.exists() or not list(out.glob("*.pdf"))
 
 
-def test_formula_the_math_renderer_cannot_draw_fails_with_path_and_line(mini_book: Path, tmp_path: Path):
+@pytest.mark.parametrize("target", ["check", "pdf"])
+def test_formula_the_math_renderer_cannot_draw_fails_with_path_and_line(mini_book: Path, tmp_path: Path,
+                                                                         target: str):
     line = _insert_after(mini_book, "For logits", r"The word \(\text{注意}\) in a formula.")
     out = tmp_path / "dist"
-    proc = run_build("pdf", "--source", str(mini_book), "--out", str(out),
+    proc = run_build(target, "--source", str(mini_book), "--out", str(out),
                      env={"SOURCE_DATE_EPOCH": EPOCH})
     assert proc.returncode == 1
-    assert re.search(rf"handbook\.md:{line}: cannot typeset formula .*注意", proc.stderr), proc.stderr
+    assert re.search(rf"handbook\.md:{line}: cannot draw formula .*注意", proc.stderr), proc.stderr
     assert not out.exists() or not list(out.glob("*.pdf"))
 
 

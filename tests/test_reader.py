@@ -173,8 +173,8 @@ def test_model_lifts_math_links_citations_and_figures(mini_book: Path):
     attention = book.question("attention")
     kinds = {type(p) for p in attention.answer.parts}
     assert {Math, XRef, Cite, ImageRef} <= kinds
-    (figure,) = attention.answer.of_kind("image")
-    assert figure.figure and figure.caption_html == "Attention weights for one query"
+    (figure,) = attention.answer.parts_of(ImageRef)
+    assert figure.figure and figure.caption == "Attention weights for one query"
     assert book.images[figure.name].data.startswith(b"<svg")
     display = [m for m in attention.answer.maths if m.display]
     assert display and display[0].mathml.startswith("<math") and 'display="block"' in display[0].mathml

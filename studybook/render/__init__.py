@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..diagnostics import Problems
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -13,3 +15,6 @@ class Options:
     build_time: int  # seconds since the epoch: SOURCE_DATE_EPOCH, or the newest content file
     templates: Path = TEMPLATES
     paper: str = "a4"  # PDF only: "a4" or "letter"
+    # Where a renderer reports warnings (it raises BuildError for errors); the CLI prints them
+    # with the reader's, and --strict fails the build on them.
+    problems: Problems = field(default_factory=Problems, compare=False)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import genanki
 
+from .. import labels as labels_mod
+from ..labels import Labels
 from ..model import Book
 from ..output import write_zip
 from ..templating import environment
@@ -40,17 +42,29 @@ def note_guid(book: Book, question_id: str) -> str:
     return genanki.guid_for(book.id, question_id)
 
 
-def _note_type(options: Options) -> genanki.Model:
+def note_type_id(language: str) -> int:
+    # The English note type keeps the id it shipped with; other editions get their own, so each
+    # edition's card templates (with their own words) can live in one collection.
+    return NOTE_TYPE_ID if language == "en" else stable_id(NOTE_TYPE_NAME, language)
+
+
+def _anki_field(name: str) -> str:
+    return "{{" + name + "}}"
+
+
+def _note_type(options: Options, labels: Labels) -> genanki.Model:
     env = environment(options.templates)
-    read = (options.templates / "anki").joinpath
+    env.globals.update(labels=labels, field=_anki_field,
+                       if_=lambda name: _anki_field("#" + name), end=lambda name: _anki_field("/" + name))
+    name = NOTE_TYPE_NAME if labels.language == "en" else f"{NOTE_TYPE_NAME} ({labels.language})"
     return genanki.Model(
-        NOTE_TYPE_ID,
-        NOTE_TYPE_NAME,
+        note_type_id(labels.language),
+        name,
         fields=[{"name": f} for f in FIELDS],
         templates=[{
             "name": "Question → Answer",
-            "qfmt": read("front.html").read_text(encoding="utf-8"),
-            "afmt": read("back.html").read_text(encoding="utf-8"),
+            "qfmt": env.get_template("anki/front.html.j2").render().strip() + "\n",
+            "afmt": env.get_template("anki/back.html.j2").render().strip() + "\n",
         }],
         css=env.get_template("anki/card.css.j2").render(),
         sort_field_index=0,
@@ -58,14 +72,16 @@ def _note_type(options: Options) -> genanki.Model:
 
 
 def render(book: Book, options: Options) -> bytes:
-    env = environment(options.templates, xref_label=lambda target: _label(book, target))
+    labels = labels_mod.load(options.templates, book.language)
+    env = environment(options.templates)
+    env.globals["labels"] = labels
     fields = env.get_template("anki/fields.html.j2").module
-    model = _note_type(options)
+    model = _note_type(options, labels)
     decks = []
     for topic in book.topics:
         deck = genanki.Deck(
             stable_id(book.id, topic.id),
-            f"{book.title}::{topic.number:02d} {topic.title_text}",
+            f"{_deck_part(book.title)}::{topic.number:02d} {_deck_part(topic.title_text)}",
             description=str(fields.deck_description(topic, book)).strip(),
         )
         for q in topic.questions:
@@ -80,9 +96,9 @@ def render(book: Book, options: Options) -> bytes:
                     str(fields.references(q, book)).strip(),
                     str(fields.related(q, book)).strip(),
                     topic.title_text,
-                    q.difficulty,
+                    labels["difficulties"][q.difficulty] if q.difficulty else "",
                 ],
-                tags=[f"topic::{topic.id}", f"difficulty::{q.difficulty}", *q.tags],
+                tags=[f"topic::{topic.id}", *([f"difficulty::{q.difficulty}"] if q.difficulty else []), *q.tags],
                 guid=note_guid(book, q.id),
                 due=q.number,
             ))
@@ -90,11 +106,9 @@ def render(book: Book, options: Options) -> bytes:
     return _package(decks, book, options.build_time)
 
 
-def _label(book: Book, target: str) -> str:
-    try:
-        return f"Q{book.question(target).number}"
-    except KeyError:
-        return book.topic(target).title_text
+def _deck_part(name: str) -> str:
+    """A deck-name component: Anki reads "::" as a sub-deck, so a title cannot contain it."""
+    return name.replace("::", ":")
 
 
 def _package(decks: list[genanki.Deck], book: Book, build_time: int) -> bytes:

@@ -27,15 +27,15 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from markupsafe import Markup
 
-from ..model import Book, ImageRef, Question, Reference
+from .. import labels as labels_mod
+from ..model import Book, ImageRef, Question
 from ..output import write_zip
 from ..templating import environment
 from . import Options
 from .epub_cover import render_cover
-from .epub_math import MathTable, book_fragments
+from .epub_math import MathTable
 from .epub_xhtml import check_well_formed, to_xhtml
 
 EXTENSION = "epub"
@@ -53,14 +53,6 @@ RESERVED = {"cover", "title", "nav", "bibliography", "toc", "content"}
 
 def identifier(book: Book) -> str:
     return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, f'{book.id}/{book.language}')}"
-
-
-def load_labels(templates: Path, language: str) -> dict:
-    table = yaml.safe_load((templates / "epub" / "labels.yaml").read_text(encoding="utf-8"))
-    tags = sorted(table, key=len, reverse=True)
-    lang = language.lower()
-    chosen = next((t for t in tags if lang == t.lower() or lang.startswith(t.lower() + "-")), "en")
-    return {**table["en"], **table[chosen]}
 
 
 def _ncname(text: str) -> str:
@@ -121,12 +113,6 @@ class Links:
             return self.question(target, here)
         return self.topic(target, here)
 
-    def xref_label(self, target: str) -> str:
-        """Question number for a link to a question; nothing for a chapter (its text says it)."""
-        if target in self.question_file:
-            return self.labels["question"].format(n=self.book.question(target).number)
-        return ""
-
     def ref(self, key: str, here: str = "") -> str:
         return self._href("bibliography.xhtml", self.ref_anchor(key), here)
 
@@ -163,9 +149,9 @@ class Figures:
 
     def __init__(self, book: Book):
         self._numbers: dict[int, int] = {}
-        for frag in book_fragments(book):
-            for part in frag.of_kind("image"):
-                if isinstance(part, ImageRef) and part.figure:
+        for frag in book.fragments():
+            for part in frag.parts_of(ImageRef):
+                if part.figure:
                     self._numbers[id(part)] = len(self._numbers) + 1
 
     def number(self, part: ImageRef) -> int:
@@ -174,36 +160,6 @@ class Figures:
 
 def _sequence(labels: dict, items: list[str]) -> str:
     return labels["list_sep"].join(items)
-
-
-def bibliography_keys(book: Book) -> list[str]:
-    """Every reference the book uses anywhere, sorted as a reference list: author, year, title."""
-    used = dict.fromkeys(book.cited_keys())
-    for frag in book_fragments(book):
-        for cite in frag.of_kind("cite"):
-            used.update(dict.fromkeys(cite.keys))  # type: ignore[union-attr]
-
-    def order(key: str) -> tuple:
-        ref: Reference = book.references[key]
-        return (ref.families[0].casefold() if ref.families else "", ref.year, ref.title.casefold(), key)
-
-    return sorted(used, key=order)
-
-
-def _cited_by(book: Book) -> dict[str, list[Question]]:
-    cited: dict[str, list[Question]] = {key: [] for key in book.references}
-    for q in book.questions:
-        for key in q.cited:
-            cited[key].append(q)
-    return cited
-
-
-def _key_paper_of(book: Book) -> dict[str, list]:
-    topics: dict[str, list] = {key: [] for key in book.references}
-    for topic in book.topics:
-        for key in topic.key_papers:
-            topics[key].append(topic)
-    return topics
 
 
 def _plain(html_text: str) -> str:
@@ -224,16 +180,16 @@ def _pages(book: Book, labels: dict) -> tuple[list[Page], dict[str, str]]:
             href = f"front-{i:02d}-{slug}.xhtml"
         used.add(href)
         kind = SECTION_TYPES.get(section.id, "")
-        pages.append(Page(href, f"s{i:02d}-{slug}", _plain(section.title_html), "epub/section.xhtml.j2",
+        pages.append(Page(href, f"s{i:02d}-{slug}", section.title_text, "epub/section.xhtml.j2",
                           kind or ("frontmatter" if i == 1 else ""),
                           {"section": section, "kind": kind, "anchor": f"s-{slug}"}))
     chapter_files: dict[str, str] = {}
     for topic in book.topics:
         href = f"chapter-{topic.number:02d}.xhtml"
         chapter_files[topic.id] = href
-        pages.append(Page(href, f"c{topic.number:02d}", _plain(topic.title_html), "epub/chapter.xhtml.j2",
+        pages.append(Page(href, f"c{topic.number:02d}", topic.title_text, "epub/chapter.xhtml.j2",
                           "bodymatter" if topic.number == 1 else "", {"topic": topic}))
-    if bibliography_keys(book):
+    if book.bibliography:
         pages.append(Page("bibliography.xhtml", "bibliography", labels["bibliography"],
                           "epub/bibliography.xhtml.j2", "bibliography"))
     return pages, chapter_files
@@ -250,16 +206,15 @@ def _iso(epoch: int) -> str:
 
 
 def render(book: Book, options: Options) -> bytes:
-    labels = load_labels(options.templates, book.language)
+    labels = labels_mod.load(options.templates, book.language)
     pages, chapter_files = _pages(book, labels)
     links = Links(book, chapter_files, labels)
     maths = MathTable(book)
     env = environment(options.templates, xhtml=lambda s: Markup(to_xhtml(s)), plain=_plain)
     env.globals.update(
         book=book, labels=labels, links=links, maths=maths, figures=Figures(book),
-        new_notes=Notes, bib_keys=bibliography_keys(book), cover_alt=_cover_alt(book, labels),
-        cited_by=_cited_by(book), key_paper_of=_key_paper_of(book),
-        pages=pages, identifier=identifier(book), modified=_iso(options.build_time),
+        new_notes=Notes, cover_alt=_cover_alt(book, labels), pages=pages, identifier=identifier(book),
+        modified=_iso(options.build_time),
         date=_iso(options.build_time)[:10], sequence=lambda items: _sequence(labels, list(items)),
     )
 
@@ -317,9 +272,9 @@ def render(book: Book, options: Options) -> bytes:
 
 def _accessibility(book: Book, maths: MathTable) -> dict[str, list[str]]:
     """schema.org accessibility properties, derived from what the book actually contains."""
-    image_refs = [p for frag in book_fragments(book) for p in frag.of_kind("image")]
+    image_refs = [p for frag in book.fragments() for p in frag.parts_of(ImageRef)]
     has_images = bool(image_refs)
-    all_alt = all(isinstance(p, ImageRef) and p.alt.strip() for p in image_refs)
+    all_alt = all(p.alt.strip() for p in image_refs)
     features = ["structuralNavigation", "tableOfContents", "readingOrder", "displayTransformability"]
     if has_images and all_alt:
         features.append("alternativeText")

@@ -3,7 +3,7 @@
 The book becomes one HTML document (templates/pdf/book.html.j2 + book.css.j2) that WeasyPrint
 lays out: page numbers in the table of contents, the index and cross-references come from the
 layout engine (`target-counter`), bookmarks from `bookmark-level`, running heads from
-`string-set`. Formulas are SVG from ziamath (see pdf_math); images and formulas are served from
+`string-set`. Formulas are the shared SVG pictures of studybook.mathsvg; images and formulas are served from
 memory by a URL fetcher that refuses everything else, so the build never touches the network or
 the disk.
 
@@ -25,18 +25,18 @@ import hashlib
 import html
 import logging
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from markupsafe import Markup
 
-from ..diagnostics import BuildError, Location, Problem, Problems
-from ..model import Book, Math, Question
+from .. import labels as labels_mod
+from .. import mathsvg
+from ..diagnostics import BuildError, Location, Problem
+from ..model import Book, Fragment, Math, Question, XRef
 from ..templating import environment
 from . import Options
-from .pdf_math import MathRenderer
 
 EXTENSION = "pdf"
 PAPERS = ("a4", "letter")
@@ -44,7 +44,6 @@ PDF_VARIANT = "pdf/ua-1"  # tagged PDF with structure, alt texts and document la
 
 _EXTERNAL_LINK = re.compile(
     r'<a href="(?P<url>(?:https?://|mailto:)[^"]*)"(?P<rest>[^>]*)>(?P<text>.*?)</a>', re.S)
-_TITLE_MATH = re.compile(r'<span class="arithmatex">\\\((?P<tex>.*?)\\\)</span>', re.S)
 _TAG = re.compile(r"<[^>]+>")
 _NOTDEF = ".notdef glyph rendered"
 
@@ -75,66 +74,40 @@ def render(book: Book, options: Options) -> bytes:
 def build_html(book: Book, options: Options) -> HtmlBook:
     if options.paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {options.paper!r}")
-    problems = Problems()
-    maths = MathRenderer(problems)
+    pictures = mathsvg.draw_all(book)
+    labels = labels_mod.load(options.templates, book.language)
     lang = book.language.split("-")[0].lower()
 
-    def title_parts(title_html: str, location: Location) -> list[str | Math]:
-        """A title's inline HTML with its `\\(…\\)` formulas lifted out, like a fragment's."""
-        parts: list[str | Math] = []
-        pos = 0
-        for m in _TITLE_MATH.finditer(title_html):
-            parts.append(title_html[pos:m.start()])
-            parts.append(Math(tex=html.unescape(m.group("tex")).strip(), display=False, mathml="",
-                              location=location))
-            pos = m.end()
-        parts.append(title_html[pos:])
-        return [p for p in parts if p != ""]
+    def math(part: Math) -> mathsvg.MathPicture:
+        return pictures[part]
 
     env = environment(
         options.templates,
         anchor=lambda target: _anchor(book, target),
-        xref_label=lambda target: _xref_label(book, target, lang),
+        xref_label=lambda xref: labels.xref(book, xref),
         image_url=lambda name: f"studybook://image/{name}",
+        math_url=lambda pic: f"studybook://math/{pic.key}.svg",
         print_links=_print_links,
-        title_parts=title_parts,
     )
-    env.globals["math"] = maths.image
-    maths.prepare(_maths(book, title_parts))
-    timestamp = dt.datetime.fromtimestamp(options.build_time, dt.UTC)
+    env.globals["math"] = math
     context = {
         "book": book,
         "lang": lang,
+        "labels": labels,
         "paper": options.paper,
-        "build_date": timestamp.date(),
-        "timestamp": timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "build_date": labels.date(options.build_time),
+        "timestamp": dt.datetime.fromtimestamp(options.build_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "keywords": sorted({tag for q in book.questions for tag in q.tags}),
-        "bibliography": _bibliography(book),
         "index": _index(book),
     }
-    strings = env.get_template("pdf/strings.j2").module.strings
-    context["S"] = strings.get(lang, strings["en"])
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
     document = env.get_template("pdf/book.html.j2").render(context)
-    problems.raise_if_any()
 
     resources = {f"studybook://image/{name}": (image.data, image.media_type)
                  for name, image in book.images.items()}
-    for img in maths.images.values():
-        resources[img.url] = (img.svg, "image/svg+xml")
+    for pic in pictures:
+        resources[f"studybook://math/{pic.key}.svg"] = (pic.svg, "image/svg+xml")
     return HtmlBook(document, resources)
-
-
-def _maths(book: Book, title_parts) -> Iterator[Math]:
-    """Every formula the PDF prints, in reading order."""
-    for section in book.sections:
-        yield from section.body.maths
-    for topic in book.topics:
-        yield from topic.intro.maths
-        for q in topic.questions:
-            yield from (p for p in title_parts(q.title_html, q.location) if isinstance(p, Math))
-            yield from q.key_points.maths
-            yield from q.answer.maths
 
 
 def _anchor(book: Book, target: str) -> str:
@@ -142,14 +115,6 @@ def _anchor(book: Book, target: str) -> str:
         return f"q-{book.question(target).id}"
     except KeyError:
         return f"t-{book.topic(target).id}"
-
-
-def _xref_label(book: Book, target: str, lang: str) -> str:
-    try:
-        return f"Q{book.question(target).number}"
-    except KeyError:
-        number = book.topic(target).number
-        return f"第 {number} 章" if lang == "zh" else f"Chapter {number}"
 
 
 def _print_links(markup: str) -> str:
@@ -164,17 +129,6 @@ def _print_links(markup: str) -> str:
                 f'<span class="fn-url"><a href="{url}">{shown}</a></span>')
 
     return Markup(_EXTERNAL_LINK.sub(replace, str(markup)))
-
-
-def _bibliography(book: Book) -> list[tuple[object, list[Question]]]:
-    """Every cited entry, alphabetical by first author then year, with the questions citing it."""
-    cited_in: dict[str, list[Question]] = {key: [] for key in book.cited_keys()}
-    for q in book.questions:
-        for key in q.cited:
-            cited_in[key].append(q)
-    refs = [book.references[key] for key in cited_in]
-    refs.sort(key=lambda r: ([f.casefold() for f in r.families], r.year, r.title.casefold()))
-    return [(ref, cited_in[ref.key]) for ref in refs]
 
 
 def _index(book: Book) -> list[tuple[str, list[IndexEntry]]]:
@@ -244,18 +198,18 @@ def write_pdf(doc: HtmlBook, book: Book, options: Options) -> bytes:
             uncompressed_pdf=False,
         )
     except weasyprint.urls.FatalURLFetchingError as exc:
-        raise BuildError([Problem(Location(book.source, 1), f"PDF: {exc}")]) from None
+        raise BuildError([Problem(Location(book.path, 1), f"PDF: {exc}")]) from None
     finally:
         gc.unfreeze()
         logger.removeHandler(capture)
         logger.propagate = propagate
-    problems = _log_problems(capture.records, book)
+    problems = _log_problems(capture.records, book, options)
     if problems:
         raise BuildError(problems)
     return data
 
 
-def _log_problems(records: list[logging.LogRecord], book: Book) -> list[Problem]:
+def _log_problems(records: list[logging.LogRecord], book: Book, options: Options) -> list[Problem]:
     """Missing glyphs and WeasyPrint errors become problems; other warnings are only shown."""
     missing: dict[str, None] = {}
     errors: dict[str, None] = {}
@@ -266,12 +220,12 @@ def _log_problems(records: list[logging.LogRecord], book: Book) -> list[Problem]
         elif record.levelno >= logging.ERROR:
             errors.setdefault(message)
         else:
-            print(f"pdf: warning: {message}", file=sys.stderr)
+            options.problems.warn(Location("templates/pdf/book.html.j2", 1), f"PDF layout: {message}")
     problems = missing_glyph_problems(book, "".join(missing))
     for message in errors:
         image = next((img for name, img in book.images.items() if f"studybook://image/{name}" in message), None)
         if image is not None:
-            location = Location(str(PurePath(book.source).parent / image.source), 1)
+            location = Location(str(PurePath(book.path).parent / image.source), 1)
             problems.append(Problem(location, f"the PDF cannot show this image: {message}",
                                     "check that the file is a valid PNG, JPEG, GIF or SVG"))
         else:
@@ -301,7 +255,7 @@ def missing_glyph_problems(book: Book, chars: str) -> list[Problem]:
     ]
     for ch in chars:
         if ch not in placed:
-            problems.append(Problem(Location(book.source, 1),
+            problems.append(Problem(Location(book.path, 1),
                                     f"character {ch!r} (U+{ord(ch):04X}) printed by the PDF templates has "
                                     "no glyph in the PDF fonts",
                                     "fix templates/pdf or install the missing font"))
@@ -312,36 +266,30 @@ def _plain(markup: str) -> str:
     return html.unescape(_TAG.sub("", markup))
 
 
-def _fragment_text(frag) -> str:
-    out = []
-    for part in frag.parts:
-        if isinstance(part, str):
-            out.append(_plain(part))
-        elif part.kind == "xref":
-            out.append(_plain(part.text_html))
-        elif part.kind == "image":
-            out.append(part.alt + " " + _plain(part.caption_html))
-    return " ".join(out)
-
-
 def _texts(book: Book) -> Iterator[tuple[Location, str, str]]:
     """Every piece of source text the PDF prints, with the place to blame for it."""
-    head = Location(book.source, 1)
+    head = Location(book.path, 1)
     yield head, "the front matter", " ".join([book.title, book.subtitle, book.edition, book.version,
-                                              *book.authors])
+                                              book.source_title, book.license, *book.authors])
     for s in book.sections:
-        yield s.location, f"section {s.id!r}", s.title_text + " " + _fragment_text(s.body)
+        yield s.location, f"section {s.id!r}", s.title_text + " " + _text(s.body)
     for t in book.topics:
-        yield t.location, f"the title or introduction of topic {t.id!r}", t.title_text + " " + _fragment_text(t.intro)
+        yield t.location, f"the title or introduction of topic {t.id!r}", t.title_text + " " + _text(t.intro)
         for q in t.questions:
-            yield q.location, f"the title or tags of question {q.id!r}", _plain(q.title_html) + " " + " ".join(q.tags)
-            yield q.location, f"the key points of question {q.id!r}", _fragment_text(q.key_points)
-            yield q.location, f"the answer of question {q.id!r}", _fragment_text(q.answer)
+            yield q.location, f"the title or tags of question {q.id!r}", q.title_text + " " + " ".join(q.tags)
+            yield q.location, f"the key points of question {q.id!r}", _text(q.key_points)
+            yield q.location, f"the answer of question {q.id!r}", _text(q.answer)
     for ref in book.references.values():
         yield ref.location, f"bibliography entry {ref.key!r}", " ".join([ref.title, ref.venue, ref.url, *ref.authors])
     for image in book.images.values():
         if image.media_type == "image/svg+xml":
             text = _plain(image.data.decode("utf-8", "replace"))
-            path = str(PurePath(book.source).parent / image.source)
+            path = str(PurePath(book.path).parent / image.source)
             yield Location(path, 1), f"the text of image {image.source!r}", text
 
+
+def _text(frag: Fragment) -> str:
+    """The characters the PDF sets in the book's fonts: formulas are pictures, captions are text."""
+    out = [_plain(p) if isinstance(p, str) else p.caption + " " + p.alt if p.kind == "image"
+           else _text(p.text) if isinstance(p, XRef) else "" for p in frag.parts]
+    return " ".join(out)

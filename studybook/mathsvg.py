@@ -1,0 +1,198 @@
+"""Formulas as pictures: one drawing per formula, the same for every output that needs one.
+
+ziamath (pure Python, no TeX installation) draws the validated MathML of a formula with its
+bundled STIX Two Math font as SVG paths: the PDF places the picture on the text's baseline, the
+EPUB offers it as the `altimg` fallback of its MathML. Both get the same bytes and the same size in
+em, so a formula cannot be 5 em tall in one edition and 50 in another. The pictures are SVG 1.1
+(`xlink:href`), which every EPUB reading system and WeasyPrint understand.
+
+`draw_all` runs before any renderer, as part of checking the book: a formula ziamath cannot draw
+(an unknown command, a character the math font lacks) is a problem at the formula's `path:line`
+for `check` as much as for a build.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import multiprocessing
+import os
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from html import escape
+
+from .diagnostics import BuildError, Problems
+from .model import Book, Math
+
+# ziamath lays out at this many px per em; the picture is then sized in em.
+_SIZE = 20.0
+# STIX Two has a smaller x-height than Noto Serif: enlarge math slightly so letters match.
+SCALE = 1.1
+_EM = _SIZE / SCALE
+_MARGIN = 0.5  # px of ziamath's margin around the drawing
+_PRECISION = 3  # ziamath's glyph coordinates have three decimals; more would only add noise
+_NOTDEF = re.compile(r'<symbol id="[^"]*_0"')
+_UNKNOWN = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
+_PER_WORKER = 40  # below this many formulas per process, starting processes costs more than it saves
+
+# What ziamath's own LaTeX front end does to latex2mathml's output before drawing it: arrows and
+# angle brackets that TeX never stretches, and accents drawn with the font's combining glyphs.
+_MATHML_FIXES = [
+    (re.compile(r">&#x02191;"), r' stretchy="false">&#x02191;'),
+    (re.compile(r">&#x02193;"), r' stretchy="false">&#x02193;'),
+    (re.compile(r"<mi>&#x027E8;"), r'<mi stretchy="false">&#x027E8;'),
+    (re.compile(r"<mi>&#x027E9;"), r'<mi stretchy="false">&#x027E9;'),
+    (re.compile(r'<mo stretchy="false">&#x0005E;'), r'<mo stretchy="false">&#710;'),
+    (re.compile(r"<mo>&#x0005E;"), r"<mo>&#x00302;"),
+    (re.compile(r"<mo>&#x0007E;"), r"<mo>&#x00303;"),
+    (re.compile(r'columnspacing="0em 2em"'), r'columnspacing="0em 0.3em"'),
+    # ziamath's operator table makes large operators stretchy: next to \left…\right fences a
+    # subscripted sum then grows to the row's height, the row grows with it, and so on (a 50 em
+    # tall formula). TeX never stretches them; display style still picks the large variant.
+    (re.compile(r"<mo>(&#x0220[F];|&#x0221[01];|&#x0222[B-F];|&#x0223[0-3];|&#x022C[0-3];|&#x02A0[0-6];)</mo>"),
+     r'<mo stretchy="false">\1</mo>'),
+]
+
+
+@dataclass(frozen=True)
+class MathPicture:
+    key: str  # stable name of the picture: a hash of the formula
+    svg: bytes
+    alt: str  # the LaTeX source, on one line
+    display: bool
+    width_em: float
+    height_em: float
+    depth_em: float  # distance from the baseline down to the picture's bottom edge
+
+
+class DrawError(ValueError):
+    pass
+
+
+def key(m: Math) -> str:
+    return _key(m.tex, m.display)
+
+
+def _key(tex: str, display: bool) -> str:
+    return hashlib.sha256(f"{'D' if display else 'I'}\x1f{tex}".encode()).hexdigest()[:16]
+
+
+def alttext(tex: str) -> str:
+    return " ".join(tex.split())
+
+
+def draw(tex: str, display: bool, mathml: str) -> MathPicture:
+    """Draw `mathml` (the validated MathML of `tex`); raise DrawError saying what is wrong."""
+    with warnings.catch_warnings():  # ziamath locates its font with the deprecated pkg_resources
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ziamath  # imported lazily: loading the math font takes a moment
+
+    ziamath.config.precision = _PRECISION
+    ziamath.config.svg2 = False
+    for pattern, replacement in _MATHML_FIXES:
+        mathml = pattern.sub(replacement, mathml)
+    unknown = sorted(set(_UNKNOWN.findall(mathml)))
+    if unknown:
+        raise DrawError(f"unknown command {', '.join(unknown)}")
+    try:
+        formula = ziamath.Math(mathml, size=_SIZE, margin=_MARGIN)
+        svg = formula.svg()
+        ymin = formula.node.bbox.ymin
+    except Exception as exc:  # ziamath raises many unrelated types on bad input
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise DrawError(detail) from None
+    if _NOTDEF.search(svg):
+        raise DrawError(f"the math font has no glyph for {_missing_chars(tex)}")
+    # The title names the picture for assistive technology and is what copy-paste finds.
+    svg = re.sub(r"^(<svg\b[^>]*>)", lambda g: f"{g.group(1)}<title>{escape(alttext(tex), quote=False)}</title>",
+                 svg)
+    data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n").encode("utf-8")
+    root = ET.fromstring(data)
+    width, height = float(root.attrib["width"]), float(root.attrib["height"])
+    # The viewBox starts at -(ymax + margin): the baseline is `margin - ymin` above the bottom.
+    depth = _MARGIN - ymin
+    return MathPicture(
+        key=_key(tex, display),
+        svg=data, alt=alttext(tex), display=display,
+        width_em=round(width / _EM, 4), height_em=round(height / _EM, 4), depth_em=round(depth / _EM, 4),
+    )
+
+
+def _draw_or_error(job: tuple[str, bool, str]) -> MathPicture | DrawError:
+    try:
+        return draw(*job)
+    except DrawError as exc:
+        return exc
+
+
+def _missing_chars(tex: str) -> str:
+    """Best guess at which characters were missing, for the message."""
+    import ziamath
+
+    font = ziamath.zmath.loadedfonts["default"]
+    text = re.sub(r"\\[A-Za-z]+", "", tex)
+    missing = sorted({ch for ch in text if not ch.isspace() and font.glyphindex(ch) == 0})
+    if not missing:
+        return "a character in it"
+    return ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in missing)
+
+
+class MathPictures:
+    """Every formula of a book, drawn once; identical formulas share one picture."""
+
+    def __init__(self, pictures: dict[str, MathPicture]):
+        self._by_key = pictures
+
+    def __getitem__(self, m: Math) -> MathPicture:
+        return self._by_key[key(m)]
+
+    def __iter__(self):
+        return iter(self._by_key[k] for k in sorted(self._by_key))
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+
+_DRAWN: dict[int, tuple[Book, MathPictures]] = {}
+
+
+def draw_all(book: Book, problems: Problems | None = None) -> MathPictures:
+    """Draw every formula of `book` (in parallel when there are many) and remember the result for
+    the renderers; each formula that cannot be drawn is a problem at its own line."""
+    if id(book) in _DRAWN:
+        return _DRAWN[id(book)][1]
+    own = problems is None
+    problems = Problems() if problems is None else problems
+    maths = [m for frag in book.fragments() for m in frag.maths]
+    jobs = {key(m): m for m in maths}
+    results = _run(list(jobs.values()))
+    pictures: dict[str, MathPicture] = {}
+    failed: dict[str, DrawError] = {}
+    for k, result in zip(jobs, results, strict=True):
+        if isinstance(result, DrawError):
+            failed[k] = result
+        else:
+            pictures[k] = result
+    for m in maths:
+        if key(m) in failed:
+            problems.add(m.location, f"cannot draw formula {m.tex[:80]!r}: {failed[key(m)]}",
+                         "simplify the formula or use standard LaTeX/AMS macros")
+    if own and problems.errors:
+        raise BuildError(problems.items)
+    table = MathPictures(pictures)
+    _DRAWN[id(book)] = (book, table)
+    return table
+
+
+def _run(maths: Iterable[Math]) -> list[MathPicture | DrawError]:
+    jobs = [(m.tex, m.display, m.mathml) for m in maths]
+    workers = min(os.cpu_count() or 1, 8, len(jobs) // _PER_WORKER)
+    if workers < 2:
+        return [_draw_or_error(job) for job in jobs]
+    # The picture of a formula does not depend on which process drew it: output stays reproducible.
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        return list(pool.map(_draw_or_error, jobs, chunksize=16))
