@@ -1,6 +1,8 @@
 # One entry point for learners, authors and CI.
 #   make        set everything up (Python venv, Debian packages, test validators) and build dist/
-#   make test   lint with ruff and run the test suite against the real Anki engine, EPUBCheck, Ace
+#   make test   lint (ruff, mypy) and run the full test suite against the real Anki engine, EPUBCheck,
+#               Ace, with the handbook built --strict (warnings fail)
+#   make test-fast   the author's edit-test loop: reader, math and golden tests (under 30 s)
 # Debian packages are installed when running as root; otherwise the exact apt-get line is printed.
 
 PYTHON      ?= python3
@@ -10,12 +12,13 @@ SOURCE      ?= content/handbook.md
 OUT         ?= dist
 BUILD       := $(PY) build.py --source $(SOURCE) --out $(OUT)
 
-# Fonts for the PDF (Noto Serif/Sans/Mono, CJK for zh-CN), HarfBuzz's subsetter for reproducible
+# Fonts for the PDF (Noto Serif/Sans/Mono, CJK for zh-CN, Color Emoji for the emoji real question
+# banks use), HarfBuzz's subsetter for reproducible
 # PDFs, poppler-utils to look at pages, a JRE for EPUBCheck, Chromium for DAISY Ace.
-DEB_BUILD   := fonts-noto-core fonts-noto-mono fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
+DEB_BUILD   := fonts-noto-core fonts-noto-mono fonts-noto-cjk fonts-noto-color-emoji libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
 DEB_TEST    := poppler-utils default-jre-headless chromium
 
-.PHONY: all setup setup-test deps-build deps-test anki pdf epub check test lint clean distclean
+.PHONY: all setup setup-test deps-build deps-test anki pdf epub check test test-fast lint clean distclean
 
 all: setup
 	$(BUILD) all
@@ -58,9 +61,13 @@ apt:
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: setup-test lint
 	$(VENV)/bin/pytest -q
+
+test-fast: setup
+	$(VENV)/bin/pytest -q -m "not slow"
 
 clean:
 	rm -rf $(OUT) .pytest_cache

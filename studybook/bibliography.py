@@ -21,10 +21,10 @@ TYPES = {
 
 
 # libyaml's parser when available: the bibliography is the largest YAML file a book has.
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _LineLoader(_Base):
+class _LineLoader(_Base):  # type: ignore[valid-type,misc]
     """SafeLoader that records the 1-based line of every mapping under '__line__'."""
 
     def construct_mapping(self, node, deep=False):

@@ -27,8 +27,8 @@ def _coverage() -> tuple[list[int], list[int]] | None:
                          check=True).stdout
     ranges: list[tuple[int, int]] = []
     for item in out.split():
-        lo, _, hi = item.partition("-")
-        ranges.append((int(lo, 16), int(hi or lo, 16)))
+        first, _, last = item.partition("-")
+        ranges.append((int(first, 16), int(last or first, 16)))
     ranges.sort()
     starts: list[int] = []
     ends: list[int] = []

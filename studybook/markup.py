@@ -106,8 +106,8 @@ def _parser() -> MarkdownIt:
         brackets = texmath_rules["brackets"]
         inline = {**brackets["inline"][0], "name": "math_inline_bracket"}
         block = {**brackets["block"][1], "name": "math_block_bracket"}
-        md.inline.ruler.before("escape", "math_inline_bracket", make_inline_func(inline))
-        md.block.ruler.before("fence", "math_block_bracket", make_block_func(block))
+        md.inline.ruler.before("escape", "math_inline_bracket", make_inline_func(inline))  # type: ignore[arg-type]
+        md.block.ruler.before("fence", "math_block_bracket", make_block_func(block))  # type: ignore[arg-type]
         for name, rule in _RULES.items():
             md.add_render_rule(name, rule)
         _MD = md
@@ -331,9 +331,10 @@ def _mark_parentheses(frag: Fragment) -> Fragment:
     parts = list(frag.parts)
     for i, part in enumerate(parts):
         if isinstance(part, XRef):
-            before = parts[i - 1] if i > 0 and isinstance(parts[i - 1], str) else ""
-            after = parts[i + 1] if i + 1 < len(parts) and isinstance(parts[i + 1], str) else ""
-            if before.rstrip().endswith("(") and after.lstrip().startswith(")"):
+            before = parts[i - 1] if i > 0 else ""
+            after = parts[i + 1] if i + 1 < len(parts) else ""
+            if (isinstance(before, str) and before.rstrip().endswith("(")
+                    and isinstance(after, str) and after.lstrip().startswith(")")):
                 parts[i] = XRef(part.target, part.text, part.location, parenthesized=True)
     return Fragment(tuple(parts))
 

@@ -34,7 +34,6 @@ SCALE = 1.1
 _EM = _SIZE / SCALE
 _MARGIN = 0.5  # px of ziamath's margin around the drawing
 _PRECISION = 3  # ziamath's glyph coordinates have three decimals; more would only add noise
-_NOTDEF = re.compile(r'<symbol id="[^"]*_0"')
 _UNKNOWN = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
 _PER_WORKER = 40  # below this many formulas per process, starting processes costs more than it saves
 
@@ -104,8 +103,9 @@ def draw(tex: str, display: bool, mathml: str) -> MathPicture:
     except Exception as exc:  # ziamath raises many unrelated types on bad input
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise DrawError(detail) from None
-    if _NOTDEF.search(svg):
-        raise DrawError(f"the math font has no glyph for {_missing_chars(tex)}")
+    missing = _missing_glyphs(mathml)
+    if missing:
+        raise DrawError(f"the math font has no glyph for {missing}")
     # The title names the picture for assistive technology and is what copy-paste finds.
     svg = re.sub(r"^(<svg\b[^>]*>)", lambda g: f"{g.group(1)}<title>{escape(alttext(tex), quote=False)}</title>",
                  svg)
@@ -128,15 +128,13 @@ def _draw_or_error(job: tuple[str, bool, str]) -> MathPicture | DrawError:
         return exc
 
 
-def _missing_chars(tex: str) -> str:
-    """Best guess at which characters were missing, for the message."""
+def _missing_glyphs(mathml: str) -> str:
+    """The characters of the formula the math font cannot draw (it would draw an empty box)."""
     import ziamath
 
     font = ziamath.zmath.loadedfonts["default"]
-    text = re.sub(r"\\[A-Za-z]+", "", tex)
+    text = "".join(ET.fromstring(mathml).itertext())
     missing = sorted({ch for ch in text if not ch.isspace() and font.glyphindex(ch) == 0})
-    if not missing:
-        return "a character in it"
     return ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in missing)
 
 

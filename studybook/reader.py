@@ -64,6 +64,11 @@ class _Node:
     parts: dict[str, _Block] = field(default_factory=dict)  # "key points", "answer"
     current: str | None = None
 
+    @property
+    def fields(self) -> dict:
+        """The metadata after the syntax pass, which stops the build when a block did not parse."""
+        return self.meta or {}
+
 
 def _yaml_problem(exc: yaml.YAMLError, offset: int) -> tuple[int, str]:
     mark = getattr(exc, "problem_mark", None)
@@ -212,7 +217,7 @@ class _Reader:
 
     # -- fields -------------------------------------------------------------------------------
     def str_field(self, node: _Node, key: str, required: bool = True) -> str:
-        value = node.meta.get(key)
+        value = node.fields.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.problems.add(self.loc(node.meta_line), f"missing '{key}'",
@@ -224,7 +229,7 @@ class _Reader:
         return str(value).strip()
 
     def list_field(self, node: _Node, key: str) -> tuple[str, ...]:
-        value = node.meta.get(key, [])
+        value = node.fields.get(key, [])
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
@@ -233,7 +238,7 @@ class _Reader:
         return tuple(str(v).strip() for v in value)
 
     def unknown_fields(self, node: _Node, allowed: set[str], what: str) -> None:
-        for key in sorted(set(node.meta) - allowed):
+        for key in sorted(set(node.fields) - allowed):
             self.problems.add(self.at(node, key), f"unknown field '{key}' in {what}",
                               f"allowed fields: {', '.join(sorted(allowed))}")
 
@@ -258,8 +263,8 @@ class _Reader:
             self.problems.add(self.loc(1), "source file not found", "pass an existing file with --source")
             self.problems.raise_if_any()
         except UnicodeDecodeError as exc:
-            line = self.source.read_bytes()[: exc.start].count(b"\n") + 1
-            self.problems.add(self.loc(line), "the file is not valid UTF-8", "save it as UTF-8")
+            bad_line = self.source.read_bytes()[: exc.start].count(b"\n") + 1
+            self.problems.add(self.loc(bad_line), "the file is not valid UTF-8", "save it as UTF-8")
             self.problems.raise_if_any()
         # A byte-order mark is how some editors say "UTF-8"; it is not text.
         text = text.removeprefix("\ufeff").replace("\r\n", "\n")
@@ -277,7 +282,7 @@ class _Reader:
         if book_id and not ID.match(book_id):
             self.problems.add(self.at(front, "book"), f"book id {book_id!r} is not a slug",
                               "use lowercase letters, digits and hyphens")
-        authors = front.meta.get("authors", [])
+        authors = front.fields.get("authors", [])
         authors = [authors] if isinstance(authors, str) else authors
         if not authors or not isinstance(authors, list):
             self.problems.add(self.at(front, "authors"), "missing 'authors'", "add 'authors: [Name]'")
@@ -334,12 +339,12 @@ class _Reader:
 
     def read_chapter(self, node: _Node, sections: list[Section], topics: list[dict]) -> None:
         title, title_text = self.title(node)
-        if "section" in node.meta:
+        if "section" in node.fields:
             self.unknown_fields(node, SECTION_FIELDS, "a section")
             sid = self.str_field(node, "section")
             sections.append(Section(sid, title, title_text, self.fragment(node.body), self.loc(node.line)))
             return
-        if "topic" not in node.meta:
+        if "topic" not in node.fields:
             self.problems.add(self.loc(node.meta_line), f"chapter {node.title!r} has no 'topic' id",
                               "add 'topic: some-id' (or 'section: preface' for a front section)")
             return
@@ -362,7 +367,7 @@ class _Reader:
             self.problems.add(self.loc(node.line), f"question {node.title!r} is outside any topic",
                               "put it under a '# Chapter' heading whose metadata has 'topic: id'")
             # Still a valid link target: one misplaced question should not break every link to it.
-            self.orphans.add(str(node.meta.get("id", "")))
+            self.orphans.add(str(node.fields.get("id", "")))
             return
         self.unknown_fields(node, QUESTION_FIELDS, "a question")
         qid = self.str_field(node, "id")

@@ -14,12 +14,13 @@ import json
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import genanki
 
 from .. import labels as labels_mod
 from ..labels import Labels
-from ..model import Book
+from ..model import Book, ImageRef
 from ..output import write_zip
 from ..templating import environment
 from . import Options
@@ -28,6 +29,7 @@ EXTENSION = "apkg"
 # Hard-coded once and never changed: a new id would orphan every learner's existing notes.
 NOTE_TYPE_ID = 1_739_412_587
 NOTE_TYPE_NAME = "studybook question v1"
+STATIC_PREFIX = "_"
 FIELDS = ["ID", "Number", "Question", "KeyPoints", "Answer", "References", "Related", "Topic",
           "Difficulty"]
 
@@ -74,8 +76,8 @@ def _note_type(options: Options, labels: Labels) -> genanki.Model:
 def render(book: Book, options: Options) -> bytes:
     labels = labels_mod.load(options.templates, book.language)
     env = environment(options.templates)
-    env.globals["labels"] = labels
-    fields = env.get_template("anki/fields.html.j2").module
+    env.globals.update(labels=labels, STATIC=STATIC_PREFIX)
+    fields: Any = env.get_template("anki/fields.html.j2").module  # its macros, called like functions
     model = _note_type(options, labels)
     decks = []
     for topic in book.topics:
@@ -121,11 +123,17 @@ def _package(decks: list[genanki.Deck], book: Book, build_time: int) -> bytes:
         conn.commit()
         conn.close()
         collection = db_path.read_bytes()
-    names = sorted(book.images)
+    files = {name: image.data for name, image in book.images.items()}
+    # Images in chapter introductions are shown by the deck description, which Anki's importer
+    # does not scan: they travel as static "_" files, which it always imports.
+    for topic in book.topics:
+        for ref in topic.intro.parts_of(ImageRef):
+            files[STATIC_PREFIX + ref.name] = book.images[ref.name].data
+    names = sorted(files)
     media = {str(i): name for i, name in enumerate(names)}
     entries = [("collection.anki2", collection, True),
                ("media", json.dumps(media, sort_keys=True).encode(), True)]
-    entries += [(str(i), book.images[name].data, True) for i, name in enumerate(names)]
+    entries += [(str(i), files[name], True) for i, name in enumerate(names)]
     buf = io.BytesIO()
     write_zip(entries, build_time, buf)
     return buf.getvalue()

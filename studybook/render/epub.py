@@ -30,6 +30,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from .. import labels as labels_mod
+from ..labels import Labels
 from ..model import Book, ImageRef, Question
 from ..output import write_zip
 from ..templating import environment
@@ -73,7 +74,7 @@ class Page:
 class Links:
     """Anchors and hrefs: every link target in the book is decided here, and only here."""
 
-    def __init__(self, book: Book, chapter_files: dict[str, str], labels: dict):
+    def __init__(self, book: Book, chapter_files: dict[str, str], labels: Labels):
         self.book = book
         self.labels = labels
         self.topic_file = chapter_files
@@ -158,7 +159,7 @@ class Figures:
         return self._numbers[id(part)]
 
 
-def _sequence(labels: dict, items: list[str]) -> str:
+def _sequence(labels: Labels, items: list[str]) -> str:
     return labels["list_sep"].join(items)
 
 
@@ -166,7 +167,7 @@ def _plain(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text)).strip()
 
 
-def _pages(book: Book, labels: dict) -> tuple[list[Page], dict[str, str]]:
+def _pages(book: Book, labels: Labels) -> tuple[list[Page], dict[str, str]]:
     pages = [
         Page("cover.xhtml", "cover", labels["cover"], "epub/cover.xhtml.j2", "cover"),
         Page("title.xhtml", "titlepage", labels["title_page"], "epub/title.xhtml.j2", "titlepage"),
@@ -195,7 +196,7 @@ def _pages(book: Book, labels: dict) -> tuple[list[Page], dict[str, str]]:
     return pages, chapter_files
 
 
-def _cover_alt(book: Book, labels: dict) -> str:
+def _cover_alt(book: Book, labels: Labels) -> str:
     return labels["cover_alt"].format(title=book.title, subtitle=book.subtitle,
                                       subtitle_sep=labels["colon"] if book.subtitle else "",
                                       authors=_sequence(labels, list(book.authors)))

@@ -36,7 +36,7 @@ class FontFile:
 
 
 def _font_problem(book: Book, message: str) -> BuildError:
-    return BuildError([Problem(Location(book.source or "content", 1), message,
+    return BuildError([Problem(Location(book.path or "content", 1), message,
                                "install Debian's fonts-noto-core and fonts-noto-cjk (run `make setup`)")])
 
 
@@ -146,7 +146,7 @@ class _Painter:
 
     def paint(self) -> bytes:
         d = self.design
-        y = self.motif()
+        y: float = self.motif()
         rule = d["rule"]
         y += rule["gap"]
         self.draw.rectangle((d["margin"], y, d["margin"] + self.text_width // 4, y + rule["thickness"]),

@@ -34,7 +34,7 @@ from markupsafe import Markup
 from .. import labels as labels_mod
 from .. import mathsvg
 from ..diagnostics import BuildError, Location, Problem
-from ..model import Book, Fragment, Math, Question, XRef
+from ..model import Book, Fragment, ImageRef, Math, Question, XRef
 from ..templating import environment
 from . import Options
 
@@ -215,7 +215,7 @@ def _log_problems(records: list[logging.LogRecord], book: Book, options: Options
     errors: dict[str, None] = {}
     for record in records:
         message = record.getMessage()
-        if message.startswith(_NOTDEF) and record.args:
+        if message.startswith(_NOTDEF) and isinstance(record.args, tuple) and record.args:
             missing.setdefault(str(record.args[0]))
         elif record.levelno >= logging.ERROR:
             errors.setdefault(message)
@@ -290,6 +290,12 @@ def _texts(book: Book) -> Iterator[tuple[Location, str, str]]:
 
 def _text(frag: Fragment) -> str:
     """The characters the PDF sets in the book's fonts: formulas are pictures, captions are text."""
-    out = [_plain(p) if isinstance(p, str) else p.caption + " " + p.alt if p.kind == "image"
-           else _text(p.text) if isinstance(p, XRef) else "" for p in frag.parts]
+    out: list[str] = []
+    for p in frag.parts:
+        if isinstance(p, str):
+            out.append(_plain(p))
+        elif isinstance(p, ImageRef):
+            out.append(p.caption + " " + p.alt)
+        elif isinstance(p, XRef):
+            out.append(_text(p.text))
     return " ".join(out)
