@@ -215,7 +215,7 @@ def render(book: Book, options: Options) -> bytes:
     env.globals.update(
         book=book, labels=labels, links=links, maths=maths, figures=Figures(book),
         new_notes=Notes, cover_alt=_cover_alt(book, labels), pages=pages, identifier=identifier(book),
-        modified=_iso(options.build_time),
+        modified=_iso(options.build_time), build_time=options.build_time,
         date=_iso(options.build_time)[:10], sequence=lambda items: _sequence(labels, list(items)),
     )
 

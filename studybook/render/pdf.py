@@ -88,6 +88,7 @@ def build_html(book: Book, options: Options) -> HtmlBook:
         image_url=lambda name: f"studybook://image/{name}",
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
         print_links=_print_links,
+        deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
     env.globals["math"] = math
     context = {
@@ -99,6 +100,7 @@ def build_html(book: Book, options: Options) -> HtmlBook:
         "timestamp": dt.datetime.fromtimestamp(options.build_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "keywords": sorted({tag for q in book.questions for tag in q.tags}),
         "index": _index(book),
+        "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
     document = env.get_template("pdf/book.html.j2").render(context)
