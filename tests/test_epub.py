@@ -510,15 +510,19 @@ def _epubcheck(path: Path) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_epubcheck_reports_no_fatal_error_or_warning(built: tuple[Book, Epub]):
-    _, pub = built
-    report = _epubcheck(pub.path)
+def epubcheck_messages(path: Path) -> list[str]:
+    """EPUBCheck's fatal errors, errors and warnings for an EPUB 3, one line each."""
+    report = _epubcheck(path)
     checker = report["checker"]
     assert checker["checkerVersion"].startswith("5."), checker["checkerVersion"]
-    problems = [f"{m['severity']} {m['ID']} {m['message']} at {m['locations'][:1]}" for m in report["messages"]
-                if m["severity"] in {"FATAL", "ERROR", "WARNING"}]
-    assert (checker["nFatal"], checker["nError"], checker["nWarning"]) == (0, 0, 0), "\n".join(problems)
     assert report["publication"]["ePubVersion"].startswith("3")
+    return [f"{m['severity']} {m['ID']} {m['message']} at {m['locations'][:1]}" for m in report["messages"]
+            if m["severity"] in {"FATAL", "ERROR", "WARNING"}]
+
+
+def test_epubcheck_reports_no_fatal_error_or_warning(built: tuple[Book, Epub]):
+    _, pub = built
+    assert epubcheck_messages(pub.path) == []
 
 
 def _ace_command() -> list[str]:
