@@ -49,14 +49,15 @@ class Series:
     marker: str
     linestyle: Any
     light: bool                 # True when dark text must be used on it
+    width: float                # line width: the light colours get thicker lines
 
 
 # Dark navy, vermilion, sky blue, pale yellow: CIE L* ≈ 25, 55, 72, 90.
 SERIES: tuple[Series, ...] = (
-    Series("#1F3B73", "", "o", "-", False),
-    Series("#C4500F", "///", "s", (0, (5, 2)), False),
-    Series("#6CB4E4", "\\\\\\", "^", (0, (1, 1.6)), True),
-    Series("#F1DE6C", "xx", "D", (0, (6, 2, 1.5, 2)), True),
+    Series("#1F3B73", "", "o", "-", False, 2.0),
+    Series("#C4500F", "///", "s", (0, (5, 2)), False, 2.0),
+    Series("#6CB4E4", "\\\\\\", "^", (0, (1, 1.2)), True, 2.6),
+    Series("#F1DE6C", "xx", "D", (0, (6, 2, 1.5, 2)), True, 2.6),
 )
 ACCENT = SERIES[1].color
 

@@ -63,14 +63,14 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
                 # ReLU' is a step with no value at 0: draw both pieces, and the framework's choice (0).
                 left = [x for x in xs if x < 0]
                 right = [x for x in xs if x > 0]
-                ax.plot(left, [0.0] * len(left), color=s.color, linestyle=s.linestyle, label=labels[name])
-                ax.plot(right, [1.0] * len(right), color=s.color, linestyle=s.linestyle)
+                ax.plot(left, [0.0] * len(left), color=s.color, linestyle=s.linestyle, label=labels[name], linewidth=s.width)
+                ax.plot(right, [1.0] * len(right), color=s.color, linestyle=s.linestyle, linewidth=s.width)
                 ax.plot([0], [0], marker="o", color=s.color, markersize=5, zorder=5)
                 ax.plot([0], [1], marker="o", markerfacecolor=style.PANEL, markeredgecolor=s.color, markersize=5,
                         zorder=5)
                 continue
             ax.plot(xs, [fn(x) for x in xs], color=s.color, linestyle=s.linestyle, label=labels[name],
-                    linewidth=2.0 if i == 0 else 1.8)
+                    linewidth=s.width)
         ax.axhline(0, color=style.GRID, linewidth=0.8, zorder=0)
         ax.axvline(0, color=style.GRID, linewidth=0.8, zorder=0)
         ax.set_title(labels["title_f" if row == 0 else "title_d"], loc="left", fontweight="bold")
@@ -81,7 +81,7 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     top.set_ylim(-0.6, hi)
     top.plot([mark], [values["gelu_at_mark"]], marker="s", color=style.INK, markersize=5, zorder=6)
     top.annotate(labels["point_fmt"].format(v=_num(values["gelu_at_mark"])), (mark, values["gelu_at_mark"]),
-                 xytext=(-8, 20), textcoords="offset points", ha="right", fontsize=style.FONT_SMALL,
+                 xytext=(-6, 34), textcoords="offset points", ha="center", fontsize=style.FONT_SMALL,
                  arrowprops={"arrowstyle": "-", "color": style.INK, "linewidth": 0.8})
     bottom.set_ylim(-0.25, 1.35)
     bottom.plot([0], [values["gelu_slope_at_0"]], marker="s", color=style.INK, markersize=5, zorder=6)

@@ -52,7 +52,9 @@ def _grid(ax: Any, values: list[list[float | None]], texts: list[list[str]], nor
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor=rgba, edgecolor=style.PANEL, linewidth=1.5))
                 lum = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
                 color = style.INK if lum > 0.5 else "#FFFFFF"
-            ax.text(j + 0.5, i + 0.5, texts[i][j], ha="center", va="center", fontsize=style.FONT_SMALL, color=color)
+            box = {"boxstyle": "round,pad=0.2", "facecolor": style.BLOCKED, "edgecolor": "none"} if value is None else None
+            ax.text(j + 0.5, i + 0.5, texts[i][j], ha="center", va="center", fontsize=style.FONT_SMALL, color=color,
+                    bbox=box)
     ax.set_xlim(0, n)
     ax.set_ylim(n, 0)
     ax.set_aspect("equal")

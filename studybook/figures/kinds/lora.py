@@ -53,9 +53,9 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     ax.text(2.95, 1.35, dims.format(rows=f"{r:,}", cols=f"{k:,}"), ha="center", va="top", fontsize=style.FONT_SMALL)
     ax.text(2.95, 2.1, labels["a_init"], ha="center", va="bottom", fontsize=style.FONT_SMALL)
     style.box(ax, (5.2, 1.75), 0.5, 1.9, labels["b"], fill=b.color, bold=True, round_=False, text_color="#FFFFFF")
-    ax.text(5.6, 1.75, dims.format(rows=f"{d:,}", cols=f"{r:,}"), ha="left", va="center",
+    ax.text(5.2, 2.78, dims.format(rows=f"{d:,}", cols=f"{r:,}"), ha="center", va="bottom",
             fontsize=style.FONT_SMALL)
-    ax.text(5.2, 2.8, labels["b_init"], ha="center", va="bottom", fontsize=style.FONT_SMALL)
+    ax.text(5.2, 3.22, labels["b_init"], ha="center", va="bottom", fontsize=style.FONT_SMALL)
     pct = counts["fraction"] * 100
     ax.text(4.1, 0.28, labels["trained_fmt"].format(n=f"{counts['trained']:,}", pct=f"{pct:.1f}"),
             ha="center", va="center", fontsize=style.FONT_SMALL)

@@ -63,12 +63,14 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     for t, (name, y) in enumerate(zip(tokens, token_y, strict=True)):
         s = style.series(t)
         style.box(ax, (1.0, y), 1.5, 0.72, name, fill=s.color, text_color=style.INK if s.light else "#FFFFFF")
-        for e, gate in result["routes"][t].items():
-            start, end = (1.75, y), (8.15, expert_y[e])
+        chosen = sorted(result["routes"][t].items(), key=lambda item: -expert_y[item[0]])
+        for c, (e, gate) in enumerate(chosen):
+            spread = 0.0 if len(chosen) == 1 else 0.4 * (0.5 - c / (len(chosen) - 1))
+            start, end = (1.75, y + spread), (8.15, expert_y[e])
             ax.annotate("", xy=end, xytext=start, arrowprops={
                 "arrowstyle": "-|>,head_length=0.45,head_width=0.22", "color": s.color if not s.light else style.INK,
                 "linewidth": 0.8 + 2.2 * gate, "linestyle": s.linestyle, "shrinkA": 0, "shrinkB": 0})
-            tx = start[0] + 0.26 * (end[0] - start[0])
-            ty = start[1] + 0.26 * (end[1] - start[1])
+            tx = start[0] + 0.2 * (end[0] - start[0])
+            ty = start[1] + 0.2 * (end[1] - start[1])
             ax.text(tx, ty, f"{gate:.2f}", ha="center", va="center", fontsize=style.FONT_SMALL, zorder=4,
-                    bbox={"boxstyle": "round,pad=0.12", "facecolor": style.BACKGROUND, "edgecolor": "none"})
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": style.BACKGROUND, "edgecolor": "none"})

@@ -15,7 +15,7 @@ from ._common import number
 KIND = "prenorm_block"
 DATA = {"sublayers": number(integer=True, lo=2, hi=2)}
 LABELS = {"input": (), "output": (), "norm": (), "attention": (), "ffn": (), "stream": (), "branch": ()}
-HEIGHT = 4.6
+HEIGHT = 4.2
 
 
 def compute(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,8 +38,8 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     norm_fill = style.series(3).color
     sub_fill = style.series(2).color
     for i, name in enumerate((labels["attention"], labels["ffn"])):
-        base = y_in + 0.3 + span * (0.08 + 0.5 * i)
-        y_norm, y_sub, y_add = base + 0.75, base + 2.0, base + 3.05
+        base = y_in + 0.3 + span * (0.06 + 0.5 * i)
+        y_norm, y_sub, y_add = base + 0.7, base + 1.8, base + 2.75
         # branch out of the stream, through norm and sublayer, back into the sum
         ax.plot([sx, bx], [base, base], color=style.INK, linewidth=1.1, zorder=1)
         ax.plot([bx, bx], [base, y_norm - 0.3], color=style.INK, linewidth=1.1, zorder=1)
@@ -53,5 +53,5 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
         ax.text(sx, y_add, "+", ha="center", va="center", fontsize=style.FONT_TITLE, fontweight="bold", zorder=4)
         ax.plot([sx, sx], [y_add - 0.27, y_add + 0.27], color=s.color, linewidth=0, zorder=0)
     style.arrow(ax, (sx, y_out - 0.5), (sx, y_out - 0.3), color=s.color, width=3.2)
-    ax.text(bx + 1.7, y_in + 0.3 + span * 0.08 - 0.08, labels["branch"], ha="right", va="top",
-            fontsize=style.FONT_SMALL, color=style.MUTED)
+    ax.text(sx + 0.25, y_in + 0.3 + span * 0.06 - 0.08, labels["branch"], ha="left", va="top",
+            fontsize=style.FONT_SMALL, color=style.INK)

@@ -18,9 +18,9 @@ DATA = {"corpus_tokens": number(integer=True, lo=1), "chunk_tokens": number(inte
         "bytes_per_value": number(integer=True, lo=1, hi=8), "retrieve": number(integer=True, lo=1),
         "keep": number(integer=True, lo=1)}
 LABELS = {"offline": (), "online": (), "ingest": (), "chunk": (), "embed": (), "index": (), "query": (),
-          "rewrite": (), "retrieve": (), "rerank": (), "assemble": (), "generate": (), "answer": (),
+          "rewrite": (), "retrieve": (), "rerank": (), "assemble": (), "generate": (), "answer": (), "cite": (),
           "chunks_fmt": ("n",), "index_fmt": ("mb",), "top_fmt": ("n",), "context_fmt": ("n",)}
-HEIGHT = 3.6
+HEIGHT = 3.05
 
 
 def check(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
@@ -46,7 +46,7 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     ax = style.diagram_axes(fig, (0, 10), (0, top))
     xs = [1.25, 3.75, 6.25, 8.75]
     w, h = 2.05, 0.72
-    rows = [top - 0.95, top - 3.05, top - 4.75]
+    rows = [top - 0.95, top - 3.0, top - 4.65]
     ax.text(0.2, top - 0.28, labels["offline"], ha="left", va="center", fontweight="bold")
     ax.text(0.2, rows[1] + 0.72, labels["online"], ha="left", va="center", fontweight="bold")
     ax.plot([0.2, 9.8], [rows[1] + 1.15] * 2, color=style.GRID, linewidth=0.8)
@@ -76,5 +76,6 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     ax.text(xs[3], rows[0] - h / 2 - 0.08, labels["index_fmt"].format(mb=f"{numbers['index_mb']:.0f}"), **small)
     ax.text(xs[2], rows[1] - h / 2 - 0.08, labels["top_fmt"].format(n=data["retrieve"]), **small)
     ax.text(xs[3] + 0.35, rows[1] - h / 2 - 0.08, labels["top_fmt"].format(n=data["keep"]), **small)
+    ax.text(xs[1], rows[2] - h / 2 - 0.08, labels["cite"], **small)
     ax.text(xs[2], rows[2] - h / 2 - 0.08, labels["context_fmt"].format(n=f"{numbers['context_tokens']:,}"),
             **small)

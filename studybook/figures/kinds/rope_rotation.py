@@ -22,8 +22,8 @@ DATA = {
     "pair": number(integer=True, lo=0),
     "positions": list_of(numbers(min_len=2, max_len=2, integer=True, lo=0, hi=10_000), min_len=1),
 }
-LABELS = {"query": (), "key": (), "title_fmt": ("m", "n"), "score_fmt": ("s",), "theta_fmt": ("deg",)}
-HEIGHT = 3.2
+LABELS = {"query": (), "key": (), "original": (), "title_fmt": ("m", "n"), "score_fmt": ("s",), "theta_fmt": ("deg",)}
+HEIGHT = 3.5
 
 
 def check(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
@@ -57,7 +57,7 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     result = compute(data)
     rows = result["rows"]
     axes = fig.subplots(1, len(rows), squeeze=False, gridspec_kw={"wspace": 0.08, "left": 0.03, "right": 0.97,
-                                                                  "top": 0.78, "bottom": 0.16})[0]
+                                                                  "top": 0.73, "bottom": 0.12})[0]
     q0, k0 = tuple(data["query"]), tuple(data["key"])
     for ax, row in zip(axes, rows, strict=True):
         ax.set_aspect("equal")
@@ -79,15 +79,16 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
         lo, hi = sorted((a_q, a_k))
         if hi - lo > 180:
             lo, hi = hi, lo + 360
-        ax.add_patch(Arc((0, 0), 0.7, 0.7, theta1=lo, theta2=hi, color=style.INK, linewidth=1.0))
+        ax.add_patch(Arc((0, 0), 0.62, 0.62, theta1=lo, theta2=hi, color=style.INK, linewidth=1.4))
         ax.set_title(labels["title_fmt"].format(m=row["m"], n=row["n"]), fontsize=style.FONT_TITLE)
         ax.text(0, -1.5, labels["score_fmt"].format(s=f"{row['score']:.3f}"), ha="center", va="top",
                 fontsize=style.FONT_SMALL)
     s0, s1 = style.series(0), style.series(1)
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=s0.color, linestyle=s0.linestyle, linewidth=2.0),
-               Line2D([], [], color=s1.color, linestyle=s1.linestyle, linewidth=2.0)]
-    fig.legend(handles, [labels["query"], labels["key"]], loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.0),
-               handlelength=2.4)
-    fig.text(0.5, 0.875, labels["theta_fmt"].format(deg=f"{math.degrees(result['theta']):.1f}"), ha="center",
+               Line2D([], [], color=s1.color, linestyle=s1.linestyle, linewidth=2.0),
+               Line2D([], [], color=style.MUTED, linestyle=(0, (2, 2)), linewidth=1.0)]
+    fig.legend(handles, [labels["query"], labels["key"], labels["original"]], loc="upper center", ncol=3,
+               bbox_to_anchor=(0.5, 1.0), handlelength=2.2, columnspacing=1.0)
+    fig.text(0.5, 0.865, labels["theta_fmt"].format(deg=f"{math.degrees(result['theta']):.1f}"), ha="center",
              va="center", fontsize=style.FONT_SMALL)

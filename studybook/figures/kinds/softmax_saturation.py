@@ -68,7 +68,7 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     ax.axvline(data["mark"], color=style.MUTED, linewidth=0.8, linestyle=(0, (3, 2)), zorder=0)
     ax.annotate(labels["mark_fmt"].format(d=data["mark"], s=f"{result['raw_std'][i]:.1f}",
                                           w=f"{result['raw_max'][i]:.3f}"),
-                (data["mark"], result["raw_max"][i]), xytext=(-10, -40), textcoords="offset points", ha="right",
+                (data["mark"], result["raw_max"][i]), xytext=(0.42, 0.42), textcoords="axes fraction", ha="left",
                 va="top", fontsize=style.FONT_SMALL, linespacing=1.2,
                 arrowprops={"arrowstyle": "-", "color": style.INK, "linewidth": 0.8})
     fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=1, bbox_to_anchor=(0.55, 1.0),

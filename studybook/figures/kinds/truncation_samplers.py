@@ -76,23 +76,21 @@ def _count(n: int) -> str:
 def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
     results = compute(data)["distributions"]
     titles = split_list(labels["titles"])
-    rows = []
-    for _ in results:
-        rows += [1.45, 1.0]
-    grid = fig.add_gridspec(len(rows), 1, height_ratios=rows, hspace=0.18, left=0.2, right=0.96, top=0.94,
-                            bottom=0.1)
+    outer = fig.add_gridspec(len(results), 1, hspace=0.32, left=0.2, right=0.95, top=0.94, bottom=0.1)
     names = [labels["top_k"], labels["top_p"], labels["min_p"]]
-    x_max = max(r["head"] + r["tail"] for r in results) * 12
+    n_max = max(r["head"] + r["tail"] for r in results)
+    x_max = n_max * 5
     for index, result in enumerate(results):
-        curve = fig.add_subplot(grid[2 * index])
-        kept = fig.add_subplot(grid[2 * index + 1], sharex=curve)
+        inner = outer[index].subgridspec(2, 1, height_ratios=[1.45, 1.0], hspace=0.14)
+        curve = fig.add_subplot(inner[0])
+        kept = fig.add_subplot(inner[1], sharex=curve)
         n = result["head"] + result["tail"]
         xs = [1, result["head"] + 1, result["head"] + 1, n + 1]
         ys = [result["head_prob"], result["head_prob"], result["tail_prob"], result["tail_prob"]]
         curve.fill_between(xs, ys, 1e-7, color=style.SERIES[2].color, alpha=0.55, linewidth=0)
         curve.plot(xs, ys, color=style.INK, linewidth=1.3)
         curve.axhline(result["cutoff"], color=style.INK, linestyle=(0, (4, 2)), linewidth=1.0)
-        curve.annotate(labels["cutoff_fmt"].format(c=f"{result['cutoff']:.3g}"), (x_max / 1.1, result["cutoff"]),
+        curve.annotate(labels["cutoff_fmt"].format(c=f"{result['cutoff']:.3g}"), (x_max / 1.3, result["cutoff"]),
                        xytext=(0, 3), textcoords="offset points", ha="right", va="bottom", fontsize=style.FONT_SMALL)
         curve.set_xscale("log")
         curve.set_yscale("log")
@@ -109,15 +107,15 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
             y = 2 - row
             kept.barh(y, count, left=1, height=0.62, color=s.color, hatch=s.hatch or None, edgecolor=style.INK,
                       linewidth=0.8)
-            kept.text(count + 1.3, y, labels["kept_fmt"].format(n=_count(count)), va="center", ha="left",
-                      fontsize=style.FONT_SMALL, transform=kept.transData)
+            kept.annotate(labels["kept_fmt"].format(n=_count(count)), (count + 1, y), xytext=(4, 0),
+                          textcoords="offset points", va="center", ha="left", fontsize=style.FONT_SMALL)
         kept.set_yticks([2, 1, 0])
         kept.set_yticklabels(names)
         kept.tick_params(axis="y", length=0)
         kept.set_ylim(-0.6, 2.6)
         kept.spines["left"].set_visible(False)
         kept.set_xlim(0.8, x_max)
-        ticks = [10 ** e for e in range(int(math.log10(x_max)) + 1)]
+        ticks = [10 ** e for e in range(int(math.log10(n_max)) + 1)]
         kept.set_xticks(ticks, [f"{t:,}" for t in ticks])
         kept.xaxis.set_minor_locator(NullLocator())
         if index == len(results) - 1:
