@@ -9,7 +9,10 @@ Python's hash seed, the time and the working directory play no part.
 from __future__ import annotations
 
 import io
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -55,17 +58,31 @@ def register_fonts(lang: str) -> None:
         _registered.add(path)
 
 
-def build_figure(spec: FigureSpec, lang: str = "en") -> Figure:
-    """The drawn matplotlib Figure (for tests that inspect the artists); `draw` is the public path."""
+@contextmanager
+def _drawing(spec: FigureSpec, lang: str) -> Iterator[Figure]:
+    """The drawn figure, inside the style's rcParams (saving must happen in the same context)."""
     module = kinds.get(spec.kind)
     if module is None:
         raise ValueError(f"unknown figure kind {spec.kind!r}")
     register_fonts(lang)
-    with matplotlib.rc_context(style.rc(families(lang))):
-        fig = style.new_figure(module.HEIGHT)
-        module.draw(fig, spec.data, spec.labels)
-        style.check_text_sizes(fig)
-    return fig
+    # Bold text asks every fallback family for a bold face; Noto Sans Math has none, which is fine.
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    font_log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context(style.rc(families(lang))):
+            fig = style.new_figure(module.HEIGHT)
+            module.draw(fig, spec.data, spec.labels)
+            style.check_text_sizes(fig)
+            yield fig
+    finally:
+        font_log.setLevel(level)
+
+
+def build_figure(spec: FigureSpec, lang: str = "en") -> Figure:
+    """The drawn matplotlib Figure, for tests that inspect its artists; `draw` is the public path."""
+    with _drawing(spec, lang) as fig:
+        return fig
 
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>]*>\s*")
@@ -74,16 +91,8 @@ _COMMENT = re.compile(rb"<!--.*?-->\s*", re.S)
 
 def draw(spec: FigureSpec, *, lang: str = "en") -> bytes:
     """The figure as SVG (UTF-8 bytes), identical for identical inputs on any run."""
-    module = kinds.get(spec.kind)
-    if module is None:
-        raise ValueError(f"unknown figure kind {spec.kind!r}")
-    register_fonts(lang)
     buffer = io.BytesIO()
-    with matplotlib.rc_context(style.rc(families(lang))):
-        fig = style.new_figure(module.HEIGHT)
-        module.draw(fig, spec.data, spec.labels)
-        style.check_text_sizes(fig)
+    with _drawing(spec, lang) as fig:
         fig.savefig(buffer, format="svg", dpi=200,
                     metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    svg = _COMMENT.sub(b"", _DOCTYPE.sub(b"", buffer.getvalue()))
-    return svg
+    return _COMMENT.sub(b"", _DOCTYPE.sub(b"", buffer.getvalue()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from string import Formatter
 from typing import Any
 
@@ -64,7 +65,7 @@ def numbers(*, min_len: int = 1, max_len: int | None = None, lo: float | None = 
             problem = _number_problem(item, lo, hi, integer, positive)
             if problem:
                 return f"{problem} — {fix}"
-        if increasing and any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        if increasing and any(b <= a for a, b in pairwise(value)):
             return f"the values are not increasing — {fix}"
         return None
     return check

@@ -63,7 +63,8 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
                 # ReLU' is a step with no value at 0: draw both pieces, and the framework's choice (0).
                 left = [x for x in xs if x < 0]
                 right = [x for x in xs if x > 0]
-                ax.plot(left, [0.0] * len(left), color=s.color, linestyle=s.linestyle, label=labels[name], linewidth=s.width)
+                ax.plot(left, [0.0] * len(left), color=s.color, linestyle=s.linestyle, label=labels[name],
+                        linewidth=s.width)
                 ax.plot(right, [1.0] * len(right), color=s.color, linestyle=s.linestyle, linewidth=s.width)
                 ax.plot([0], [0], marker="o", color=s.color, markersize=5, zorder=5)
                 ax.plot([0], [1], marker="o", markerfacecolor=style.PANEL, markeredgecolor=s.color, markersize=5,

@@ -52,7 +52,8 @@ def _grid(ax: Any, values: list[list[float | None]], texts: list[list[str]], nor
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor=rgba, edgecolor=style.PANEL, linewidth=1.5))
                 lum = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
                 color = style.INK if lum > 0.5 else "#FFFFFF"
-            box = {"boxstyle": "round,pad=0.2", "facecolor": style.BLOCKED, "edgecolor": "none"} if value is None else None
+            box = None if value is not None else {"boxstyle": "round,pad=0.2", "facecolor": style.BLOCKED,
+                                                   "edgecolor": "none"}
             ax.text(j + 0.5, i + 0.5, texts[i][j], ha="center", va="center", fontsize=style.FONT_SMALL, color=color,
                     bbox=box)
     ax.set_xlim(0, n)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Arc, Circle
 
 from .. import style
@@ -67,7 +68,7 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
         ax.add_patch(Circle((0, 0), 1.0, fill=False, edgecolor=style.GRID, linewidth=0.8))
         ax.plot([-1.3, 1.3], [0, 0], color=style.GRID, linewidth=0.8)
         ax.plot([0, 0], [-1.3, 1.3], color=style.GRID, linewidth=0.8)
-        for vec, s in ((q0, style.series(0)), (k0, style.series(1))):
+        for vec in (q0, k0):
             ax.annotate("", xy=vec, xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": style.MUTED,
                                                                "linewidth": 1.0, "linestyle": (0, (2, 2))})
         for vec, s in ((row["q"], style.series(0)), (row["k"], style.series(1))):
@@ -84,7 +85,6 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
         ax.text(0, -1.5, labels["score_fmt"].format(s=f"{row['score']:.3f}"), ha="center", va="top",
                 fontsize=style.FONT_SMALL)
     s0, s1 = style.series(0), style.series(1)
-    from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=s0.color, linestyle=s0.linestyle, linewidth=2.0),
                Line2D([], [], color=s1.color, linestyle=s1.linestyle, linewidth=2.0),
                Line2D([], [], color=style.MUTED, linestyle=(0, (2, 2)), linewidth=1.0)]
