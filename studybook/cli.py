@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import mathsvg
+from . import figures, mathsvg
 from .diagnostics import BuildError, Problem, Problems, display_path, ordered
 from .output import write_atomic
 from .reader import read_book
@@ -33,6 +33,13 @@ def build_time(book_source: Path) -> int:
     root = book_source.parent
     times = [p.stat().st_mtime for p in root.rglob("*") if p.is_file()]
     return int(max(times, default=book_source.stat().st_mtime))
+
+
+def cache_dir() -> Path:
+    """Where drawn figures are kept between builds: $STUDYBOOK_CACHE, else the user's cache."""
+    if os.environ.get("STUDYBOOK_CACHE"):
+        return Path(os.environ["STUDYBOOK_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "studybook"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings: list[Problem] = []
     try:
         log(f"reading {display_path(args.source)}")
-        book = read_book(args.source, warnings=warnings)
+        cache = figures.FigureCache(cache_dir() / "figures")
+        book = read_book(args.source, warnings=warnings, figure_cache=cache)
+        if cache.hits or cache.misses:
+            log(f"figures: {cache.misses} drawn, {cache.hits} from the cache")
         options = Options(build_time=build_time(args.source), paper=args.paper)
         # Formula pictures are drawn before any renderer: `check` finds what a build would.
         checks = Problems()

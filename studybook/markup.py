@@ -32,7 +32,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from . import mathtex
+from . import figures, mathtex
 from .diagnostics import Location, Problems
 from .model import Cite, Fragment, Image, ImageRef, Math, Part, XRef
 
@@ -75,6 +75,9 @@ class Context:
     source_dir: Path
     images: dict[str, Image] = field(default_factory=dict)
     _by_source: dict[Path, str] = field(default_factory=dict)
+    language: str = "en"  # of the words drawn in figures
+    figure_cache: figures.FigureCache | None = None  # None: draw every figure afresh
+    figure_ids: dict[str, Location] = field(default_factory=dict)
 
 
 def sanitize(raw_html: str) -> str:
@@ -211,9 +214,11 @@ def _text(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 
 
-def _code(self: Any, tokens: Sequence[Token], idx: int, _options: Any, _env: dict) -> str:
+def _code(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:
     token = tokens[idx]
     lang = token.info.strip().split()[0] if token.info.strip() else ""
+    if lang == "figure" and token.type == "fence":
+        return _add(env, _figure(token, env)) + "\n"
     try:
         lexer = get_lexer_by_name(lang) if lang else None
     except ClassNotFound:
@@ -230,6 +235,35 @@ _RULES = {
     "html_block": _raw_html, "html_inline": _raw_html, "text": _text,
     "fence": _code, "code_block": _code,
 }
+
+
+def _figure(token: Token, env: dict) -> ImageRef | None:
+    """A ```figure block: the spec is checked, the figure drawn (or taken from the cache) and
+    added to the book's images; it then travels like any other figure."""
+    ctx: Context = env["ctx"]
+    fence_line = token.meta.get("line", 0)
+    spec, problems = figures.parse_spec(token.content)
+    for offset, message in problems:
+        what, _, fix = message.partition(" — ")
+        ctx.problems.add(env["loc"](fence_line + 1 + offset), f"figure: {what}", fix)
+    if spec is None or problems:
+        return None
+    loc = env["loc"](fence_line)
+    if spec.id in ctx.figure_ids:
+        ctx.problems.add(loc, f"duplicate figure id {spec.id!r} (first at line {ctx.figure_ids[spec.id].line})",
+                         "give each figure its own id")
+        return None
+    ctx.figure_ids[spec.id] = loc
+    try:
+        data = (ctx.figure_cache.get_or_draw(spec, ctx.language) if ctx.figure_cache
+                else figures.draw(spec, lang=ctx.language))
+    except Exception as exc:  # matplotlib and the kinds raise many types on bad data
+        ctx.problems.add(loc, f"figure {spec.id!r} cannot be drawn: {type(exc).__name__}: {exc}",
+                         "check the figure's data against its kind (see docs/authoring.md, Figures)")
+        return None
+    name = f"fig-{spec.id}-{hashlib.sha256(data).hexdigest()[:12]}.svg"
+    ctx.images[name] = Image(name=name, source=f"figure {spec.id}", data=data, media_type="image/svg+xml")
+    return ImageRef(name=name, alt=spec.alt, caption=spec.caption, figure=True, location=loc)
 
 
 # -- lines and figures ----------------------------------------------------------------------------

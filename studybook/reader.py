@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from . import bibliography, glyphs, markup
+from . import bibliography, figures, glyphs, markup
 from .diagnostics import Location, Problem, Problems, display_path
 from .model import Book, Cite, Fragment, Question, Section, Topic, XRef
 
@@ -77,12 +77,12 @@ def _yaml_problem(exc: yaml.YAMLError, offset: int) -> tuple[int, str]:
 
 
 class _Reader:
-    def __init__(self, source: Path, content_root: Path | None):
+    def __init__(self, source: Path, content_root: Path | None, figure_cache: figures.FigureCache | None = None):
         self.source = source
         self.path = display_path(source)
         self.root = content_root or source.parent
         self.problems = Problems()
-        self.ctx = markup.Context(self.problems, self.root, source.parent)
+        self.ctx = markup.Context(self.problems, self.root, source.parent, figure_cache=figure_cache)
         self.front = _Node(0, "front matter", 1, meta={}, meta_line=1)
         self.meta_nodes: dict[str, _Node] = {}
         self.orphans: set[str] = set()
@@ -277,6 +277,7 @@ class _Reader:
         # Syntax first: a block that failed to parse would otherwise cascade into "missing" reports.
         self.problems.raise_if_any()
         front = self.front
+        self.ctx.language = str(front.fields.get("language") or "en")
         self.unknown_fields(front, BOOK_FIELDS, "the front matter")
         book_id = self.str_field(front, "book")
         if book_id and not ID.match(book_id):
@@ -462,10 +463,10 @@ class _Reader:
 
 
 def read_book(source: Path, content_root: Path | None = None, *,
-              warnings: list[Problem] | None = None) -> Book:
+              warnings: list[Problem] | None = None, figure_cache: figures.FigureCache | None = None) -> Book:
     """Parse and validate `source`; raise BuildError listing every problem found (warnings
     included). Warnings of a book that builds are appended to `warnings` when given."""
-    reader = _Reader(source, content_root)
+    reader = _Reader(source, content_root, figure_cache)
     book = reader.read()
     if warnings is not None:
         warnings.extend(reader.problems.warnings)
