@@ -31,6 +31,18 @@ def mini_book(tmp_path: Path) -> Path:
     return target / "handbook.md"
 
 
+HANDBOOK_EPOCH = "1700000000"
+
+
+@pytest.fixture(scope="session")
+def handbook_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The handbook built once per session into every format, --strict as CI builds it."""
+    out = tmp_path_factory.mktemp("handbook-dist")
+    proc = run_build("all", "--strict", "--out", str(out), env={"SOURCE_DATE_EPOCH": HANDBOOK_EPOCH})
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
 @pytest.fixture(scope="session")
 def built_mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture book built once per session into every format, with a fixed SOURCE_DATE_EPOCH."""

@@ -74,9 +74,10 @@ def test_deck_imports_with_every_card_rendering(mini_book: Path, tmp_path: Path,
     assert "onclick" not in answer and "javascript:" not in answer
 
     media = Path(collection.media.dir())
-    (svg,) = [p for p in media.iterdir() if p.suffix == ".svg"]
-    assert re.fullmatch(r"grid-[0-9a-f]{12}\.svg", svg.name)
-    assert f'src="{svg.name}"' in answer
+    svgs = sorted(p.name for p in media.iterdir() if p.suffix == ".svg")
+    assert [re.sub(r"[0-9a-f]{12}", "H", n) for n in svgs] == ["fig-softmax-temperature-H.svg", "grid-H.svg"]
+    for name in svgs:  # the image and the drawn figure are both in the note and in the media
+        assert f'src="{name}"' in answer
 
 
 def test_new_cards_follow_source_order(mini_book: Path, tmp_path: Path, collection: Collection):

@@ -124,16 +124,14 @@ def test_whole_book_free_of_blurb_errors():
     assert Counter(re.findall(r"^## ", text, re.M))["## "] == 50
 
 
-def test_the_real_deck_imports_with_fifty_notes(tmp_path: Path):
+@pytest.mark.slow
+def test_the_real_deck_imports_with_fifty_notes(tmp_path: Path, handbook_dist: Path):
     from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 
-    from conftest import run_build
-    proc = run_build("anki", "--out", str(tmp_path), env={"SOURCE_DATE_EPOCH": "1767225600"})
-    assert proc.returncode == 0, proc.stderr
     (tmp_path / "col").mkdir()
     col = Collection(str(tmp_path / "col" / "collection.anki2"))
     try:
-        deck = tmp_path / "llm-interview-handbook-en.apkg"
+        deck = handbook_dist / "llm-interview-handbook-en.apkg"
         log = col.import_anki_package(ImportAnkiPackageRequest(package_path=str(deck),
                                                                options=ImportAnkiPackageOptions())).log
         assert len(log.new) == 50 and col.note_count() == 50

@@ -19,7 +19,8 @@ def book() -> Book:
 
 @pytest.mark.parametrize(("qid", "must", "must_not"), [
     # Q3: advertised windows reached 2M (Gemini 1.5 Pro) and 10M (Llama 4 Scout), not just 1M.
-    ("context-window", [r"2M[^.]{0,40}Gemini 1\.5 Pro|Gemini 1\.5 Pro[^.]{0,40}2M", r"10M[^.]{0,40}Llama 4 Scout|Llama 4 Scout[^.]{0,40}10M"],
+    ("context-window", [r"2M[^.]{0,40}Gemini 1\.5 Pro|Gemini 1\.5 Pro[^.]{0,40}2M",
+                        r"10M[^.]{0,40}Llama 4 Scout|Llama 4 Scout[^.]{0,40}10M"],
      [r"128K[–-]1M tokens \(as of 2025\)"]),
     # Q3: context extension is not always a short fine-tune (Llama 3: six stages, ~800B tokens).
     ("context-window", [r"800B|800 billion"], [r"short fine-?tun", r"briefly fine-?tun"]),

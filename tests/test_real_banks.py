@@ -21,6 +21,8 @@ from conftest import FIXTURES, run_build
 from studybook.model import Math
 from studybook.reader import read_book
 
+pytestmark = pytest.mark.slow  # builds real artifacts and runs the validators
+
 GFM = FIXTURES / "gfm" / "handbook.md"
 EPOCH = "1767225600"
 

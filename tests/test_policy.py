@@ -1,0 +1,117 @@
+"""One book, one policy: the deck, the PDF and the EPUB of the handbook agree on the bibliography's
+order, on how every author list is printed, and on cross-reference labels (none doubled).
+
+Each output is read back from the real artifact built once per session (`handbook_dist`).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import BOOK, ROOT
+from studybook import labels
+from studybook.model import Book
+from studybook.reader import read_book
+
+pytestmark = pytest.mark.slow
+
+X = "{http://www.w3.org/1999/xhtml}"
+LABELS = labels.load(ROOT / "templates", "en")
+# A label printed twice: "Q48 (Q48)", "(Q13 (p. 30))", "Q13 (Q13, p. 30)".
+DOUBLED = re.compile(r"\bQ(\d+)\s*\(Q\1\b|\(Q\d+\s*\(p\.\s*\d+\)\)")
+
+
+@pytest.fixture(scope="module")
+def book() -> Book:
+    return read_book(BOOK)
+
+
+def _squash(text: str) -> str:
+    """Text without spaces and line-end hyphens: what survives any line breaking."""
+    return re.sub(r"[\s\u00ad-]+", "", text).casefold()
+
+
+def _epub_bibliography(epub: Path) -> list[ET.Element]:
+    with zipfile.ZipFile(epub) as zf:
+        root = ET.fromstring(zf.read("OEBPS/bibliography.xhtml"))
+    return [li for li in root.iter(f"{X}li") if (li.get("id") or "").startswith("ref-")]
+
+
+def _anki_fields(apkg: Path) -> list[list[str]]:
+    with zipfile.ZipFile(apkg) as zf, tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "c.anki2"
+        db.write_bytes(zf.read("collection.anki2"))
+        con = sqlite3.connect(db)
+        try:
+            return [row[0].split("\x1f") for row in con.execute("select flds from notes order by id")]
+        finally:
+            con.close()
+
+
+def _pdf_text(pdf: Path) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(pdf).pages)
+
+
+def test_pdf_and_epub_list_the_bibliography_in_the_books_one_order(book: Book, handbook_dist: Path):
+    expected = [ref.key for ref in book.bibliography]
+    items = _epub_bibliography(handbook_dist / "llm-interview-handbook-en.epub")
+    assert len(items) == len(expected)
+    epub_titles = ["".join(li.find(f".//{X}cite").itertext()) for li in items]
+    assert epub_titles == [book.references[k].title for k in expected]
+
+    text = _squash(_pdf_text(handbook_dist / "llm-interview-handbook-en.pdf"))
+    start = text.rindex(_squash(LABELS["bibliography"]))  # the bibliography is the last list of titles
+    positions = [text.find(_squash(book.references[k].title)[:40], start) for k in expected]
+    assert -1 not in positions, [k for k, p in zip(expected, positions, strict=True) if p == -1]
+    assert positions == sorted(positions), "the PDF prints the bibliography in another order"
+
+
+def test_every_output_prints_each_author_list_the_same_way(book: Book, handbook_dist: Path):
+    epub_authors = {li.get("id"): "".join(li.find(f".//{X}span[@class='ref-authors']").itertext())
+                    for li in _epub_bibliography(handbook_dist / "llm-interview-handbook-en.epub")}
+    pdf = _squash(_pdf_text(handbook_dist / "llm-interview-handbook-en.pdf"))
+    fields = _anki_fields(handbook_dist / "llm-interview-handbook-en.apkg")
+    anki_refs = " ".join(re.sub(r"<[^>]+>", "", f[5]) for f in fields)
+    for ref in book.bibliography:
+        line = LABELS.authors(ref)
+        assert epub_authors[f"ref-{ref.key}"] == line, ref.key
+        assert _squash(f"{line} ({ref.year})") in pdf, ref.key
+        if book.cited_by[ref.key]:
+            assert f"{line} ({ref.year})" in anki_refs, ref.key
+    partial = [ref for ref in book.bibliography if ref.partial]
+    assert partial and all(LABELS.authors(ref).endswith(LABELS["et_al"]) for ref in partial)
+
+
+def test_no_output_doubles_a_cross_reference_label(handbook_dist: Path):
+    pdf = _pdf_text(handbook_dist / "llm-interview-handbook-en.pdf")
+    with zipfile.ZipFile(handbook_dist / "llm-interview-handbook-en.epub") as zf:
+        epub = " ".join(re.sub(r"<[^>]+>", "", zf.read(n).decode()) for n in zf.namelist() if n.endswith(".xhtml"))
+    anki = " ".join(re.sub(r"<[^>]+>", "", f) for fields in _anki_fields(
+        handbook_dist / "llm-interview-handbook-en.apkg") for f in fields)
+    for name, text in (("pdf", pdf), ("epub", epub), ("anki", anki)):
+        text = " ".join(text.split())
+        assert not DOUBLED.findall(text), (name, DOUBLED.findall(text)[:5])
+
+
+def test_labels_follow_one_rule(book: Book):
+    """The rule itself: a link whose text is its label gets no second label; inside the author's
+    parentheses the label follows a comma."""
+    from studybook.model import Fragment, XRef
+    from studybook.diagnostics import Location
+
+    q = book.questions[0]
+    here = Location("x", 1)
+    same = LABELS.xref(book, XRef(q.id, Fragment((f"Q{q.number}",)), here))
+    other = LABELS.xref(book, XRef(q.id, Fragment(("tokenization",)), here))
+    inside = LABELS.xref(book, XRef(q.id, Fragment(("tokenization",)), here, parenthesized=True))
+    assert same.same and not other.same
+    assert (other.open, other.label, other.close) == (" (", f"Q{q.number}", ")")
+    assert (inside.open, inside.close) == (", ", "")
