@@ -104,8 +104,8 @@ def test_no_output_doubles_a_cross_reference_label(handbook_dist: Path):
 def test_labels_follow_one_rule(book: Book):
     """The rule itself: a link whose text is its label gets no second label; inside the author's
     parentheses the label follows a comma."""
-    from studybook.model import Fragment, XRef
     from studybook.diagnostics import Location
+    from studybook.model import Fragment, XRef
 
     q = book.questions[0]
     here = Location("x", 1)

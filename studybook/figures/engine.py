@@ -70,7 +70,7 @@ def _drawing(spec: FigureSpec, lang: str) -> Iterator[Figure]:
     level = font_log.level
     font_log.setLevel(logging.ERROR)
     try:
-        with matplotlib.rc_context(style.rc(families(lang))):
+        with matplotlib.rc_context(style.rc(families(lang))):  # type: ignore[arg-type]
             fig = style.new_figure(module.HEIGHT)
             module.draw(fig, spec.data, spec.labels)
             style.check_text_sizes(fig)

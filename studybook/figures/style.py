@@ -121,14 +121,14 @@ def new_figure(height: float) -> Figure:
 def check_text_sizes(fig: Figure) -> None:
     """Fail loudly when any visible text is smaller than the phone-width minimum."""
     for artist in fig.findobj(Text):
-        if artist.get_visible() and artist.get_text().strip() and artist.get_fontsize() < MIN_FONT_PT - 1e-6:
+        if artist.get_visible() and artist.get_text().strip() and float(artist.get_fontsize()) < MIN_FONT_PT - 1e-6:
             raise ValueError(f"text {artist.get_text()!r} is {artist.get_fontsize()} pt, below {MIN_FONT_PT} pt")
 
 
 # -- diagram helpers --------------------------------------------------------------------------------
 
 def diagram_axes(fig: Figure, xlim: tuple[float, float], ylim: tuple[float, float],
-                 rect: Sequence[float] = (0.0, 0.0, 1.0, 1.0)) -> Axes:
+                 rect: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> Axes:
     """An axes without ticks or frame, in data units chosen by the kind (x to the right, y up)."""
     ax = fig.add_axes(rect)
     ax.set_xlim(*xlim)

@@ -20,7 +20,7 @@ HEIGHT = 3.1
 
 
 def check(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    problems = []
+    problems: list[tuple[tuple[str, ...], str]] = []
     if sum(data["step1"]) > 1 + 1e-9:
         problems.append((("step1",), "data `step1` probabilities add up to more than 1 — lower them"))
     if any(sum(row) > 1 + 1e-9 for row in data["step2"]):

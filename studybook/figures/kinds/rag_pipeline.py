@@ -24,7 +24,7 @@ HEIGHT = 3.05
 
 
 def check(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    problems = []
+    problems: list[tuple[tuple[str, ...], str]] = []
     if data["overlap_tokens"] >= data["chunk_tokens"]:
         problems.append((("overlap_tokens",), "the overlap must be shorter than a chunk — lower overlap_tokens"))
     if data["keep"] > data["retrieve"]:
@@ -71,7 +71,7 @@ def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> Non
     # the index feeds retrieval; re-ranked passages feed the context
     style.arrow(ax, (xs[3] - 0.35, rows[0] - h / 2), (xs[2] + 0.35, rows[1] + h / 2))
     style.arrow(ax, (xs[3] - 0.35, rows[1] - h / 2), (xs[2] + 0.35, rows[2] + h / 2))
-    small = {"ha": "center", "va": "top", "fontsize": style.FONT_SMALL}
+    small: dict[str, Any] = {"ha": "center", "va": "top", "fontsize": style.FONT_SMALL}
     ax.text(xs[1], rows[0] - h / 2 - 0.08, labels["chunks_fmt"].format(n=f"{numbers['chunks_rounded']:,}"), **small)
     ax.text(xs[3], rows[0] - h / 2 - 0.08, labels["index_fmt"].format(mb=f"{numbers['index_mb']:.0f}"), **small)
     ax.text(xs[2], rows[1] - h / 2 - 0.08, labels["top_fmt"].format(n=data["retrieve"]), **small)

@@ -36,7 +36,7 @@ HEIGHT = 5.6
 
 
 def check(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    problems = []
+    problems: list[tuple[tuple[str, ...], str]] = []
     for i, dist in enumerate(data["distributions"]):
         if Fraction(str(dist["head"])) * Fraction(str(dist["head_prob"])) >= 1:
             problems.append((("distributions",), f"distribution {i + 1}: the head alone holds probability 1 or "
