@@ -14,7 +14,8 @@ from .reader import read_book
 from .render import Options
 
 RENDERERS = {"anki": "studybook.render.anki", "pdf": "studybook.render.pdf",
-             "epub": "studybook.render.epub"}
+             "epub": "studybook.render.epub", "flashcards": "studybook.render.flashcards",
+             "quiz": "studybook.render.quiz"}
 TARGETS = ["all", "check", *RENDERERS]
 
 
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(problem, file=sys.stderr)
             log(f"{target}: {len(exc.problems)} problem(s); nothing was written")
             return 1
-        rendered.append((args.out / f"{book.slug}.{module.EXTENSION}", data))
+        name = module.output_name(book) if hasattr(module, "output_name") else f"{book.slug}.{module.EXTENSION}"
+        rendered.append((args.out / name, data))
     for path, data in rendered:
         changed = write_atomic(path, data)
         log(f"{'wrote' if changed else 'unchanged'} {display_path(path)} ({len(data):,} bytes)")
