@@ -73,6 +73,7 @@ def make_environment(book: Book, options: Options, drawer, **filters) -> jinja2.
     lang = book.language.split("-")[0].lower()
     env = environment(options.templates, title_parts=title_parts,
                       xref_label=lambda target: _xref_label(book, target, lang),
+                      anchor=lambda target: _anchor(book, target),
                       image_url=lambda name: f"studybook://image/{name}", **filters)
     env.globals["math"] = drawer.image
     env.globals["lang"] = lang
@@ -80,6 +81,13 @@ def make_environment(book: Book, options: Options, drawer, **filters) -> jinja2.
     timestamp = dt.datetime.fromtimestamp(options.build_time, dt.UTC)
     env.globals["timestamp"] = timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     return env
+
+
+def _anchor(book: Book, target: str) -> str:
+    try:
+        return f"q-{book.question(target).id}"
+    except KeyError:
+        return f"t-{book.topic(target).id}"
 
 
 def _xref_label(book: Book, target: str, lang: str) -> str:
