@@ -17,7 +17,16 @@ from collections.abc import Iterator
 from ..diagnostics import Problems
 from ..model import Book, Math
 from . import Options
-from .printing import PrintDoc, check_paper, formula_drawer, make_environment, resources_of, strings, title_maths, write_pdf
+from .printing import (
+    PrintDoc,
+    check_paper,
+    formula_drawer,
+    make_environment,
+    resources_of,
+    strings,
+    title_maths,
+    write_pdf,
+)
 
 EXTENSION = "pdf"
 TEMPLATE = "quiz/quiz.html.j2"
