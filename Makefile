@@ -18,12 +18,12 @@ BUILD       := $(PY) build.py --source $(SOURCE) --out $(OUT)
 DEB_BUILD   := fonts-noto-core fonts-noto-mono fonts-noto-cjk fonts-noto-color-emoji libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
 DEB_TEST    := poppler-utils default-jre-headless chromium
 
-.PHONY: all setup setup-test deps-build deps-test anki pdf epub check test test-fast lint clean distclean
+.PHONY: all setup setup-test deps-build deps-test anki pdf epub flashcards quiz check test test-fast lint clean distclean
 
 all: setup
 	$(BUILD) all
 
-anki pdf epub check: setup
+anki pdf epub flashcards quiz check: setup
 	$(BUILD) $@
 
 setup: deps-build $(VENV)/.installed

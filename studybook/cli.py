@@ -15,7 +15,8 @@ from .reader import read_book
 from .render import Options
 
 RENDERERS = {"anki": "studybook.render.anki", "pdf": "studybook.render.pdf",
-             "epub": "studybook.render.epub"}
+             "epub": "studybook.render.epub", "flashcards": "studybook.render.flashcards",
+             "quiz": "studybook.render.quiz"}
 TARGETS = ["all", "check", *RENDERERS]
 
 
@@ -110,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         except BuildError as exc:
             problems += exc.problems
             continue
-        rendered.append((args.out / f"{book.slug}.{module.EXTENSION}", data))
+        # A renderer may name its file (the print aids: <book>-flashcards-<lang>.pdf).
+        name = module.output_name(book) if hasattr(module, "output_name") else f"{book.slug}.{module.EXTENSION}"
+        rendered.append((args.out / name, data))
     problems += warnings + options.problems.items
     if any(not p.warning for p in problems) or (args.strict and problems):
         return _fail(problems, args.strict)

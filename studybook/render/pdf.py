@@ -156,7 +156,7 @@ def _index(book: Book) -> list[tuple[str, list[IndexEntry]]]:
 # PDF
 
 
-def _fetcher(resources: dict[str, tuple[bytes, str]]):
+def fetcher(resources: dict[str, tuple[bytes, str]]):
     from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
     class InMemoryFetcher(URLFetcher):
@@ -171,7 +171,7 @@ def _fetcher(resources: dict[str, tuple[bytes, str]]):
     return InMemoryFetcher()
 
 
-class _LogCapture(logging.Handler):
+class LogCapture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.records: list[logging.LogRecord] = []
@@ -184,7 +184,7 @@ def write_pdf(doc: HtmlBook, book: Book, options: Options) -> bytes:
     import weasyprint
 
     logger = logging.getLogger("weasyprint")
-    capture = _LogCapture()
+    capture = LogCapture()
     logger.addHandler(capture)
     propagate = logger.propagate
     logger.propagate = False  # the problems are reported below, as build errors
@@ -193,7 +193,7 @@ def write_pdf(doc: HtmlBook, book: Book, options: Options) -> bytes:
     gc.freeze()
     try:
         html_doc = weasyprint.HTML(string=doc.html, base_url="studybook://book/",
-                                   url_fetcher=_fetcher(doc.resources))
+                                   url_fetcher=fetcher(doc.resources))
         data = html_doc.write_pdf(
             pdf_variant=PDF_VARIANT,
             pdf_identifier=hashlib.sha256(f"{book.id}\x1f{book.language}".encode()).hexdigest()[:32].encode(),
