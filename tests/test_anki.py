@@ -76,8 +76,10 @@ def test_deck_imports_with_every_card_rendering(mini_book: Path, tmp_path: Path,
     media = Path(collection.media.dir())
     svgs = sorted(p.name for p in media.iterdir() if p.suffix == ".svg")
     assert [re.sub(r"[0-9a-f]{12}", "H", n) for n in svgs] == ["fig-softmax-temperature-H.svg", "grid-H.svg"]
-    for name in svgs:  # the image and the drawn figure are both in the note and in the media
-        assert f'src="{name}"' in answer
+    # The image is in the attention note, the drawn figure in the softmax note; both are media.
+    assert f'src="{svgs[1]}"' in answer
+    softmax = collection.get_note(collection.find_notes("ID:softmax")[0]).cards()[0].answer()
+    assert f'src="{svgs[0]}"' in softmax
 
 
 def test_new_cards_follow_source_order(mini_book: Path, tmp_path: Path, collection: Collection):
