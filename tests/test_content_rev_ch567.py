@@ -48,6 +48,23 @@ def test_reviewed_errors_are_not_repeated(book: Book, qid: str, must: list[str],
         assert not re.search(pattern, text, re.I), f"{qid}: repeats a reviewed error /{pattern}/"
 
 
+def test_second_reading_of_chapters_6_and_7(book: Book):
+    """Errors the second reader of chapters 6-7 found; a failure means one has come back."""
+    q = book.question("gemini-multimodal")
+    parts = q.answer.parts
+    # Q44: the Gemini 1.5 report describes a 1M window (and 10M research tests), not the 2M offer;
+    # the 2M figure must carry its own source, the Gemini API long-context docs.
+    cited_after_2m = [p.keys for before, p in zip(parts, parts[1:])
+                      if getattr(p, "kind", "") == "cite" and isinstance(before, str)
+                      and re.search(r"\b2M\W*$", before)]
+    assert cited_after_2m and "google2024long" in cited_after_2m[0], "Q44: cite the source of the 2M window"
+    # Q44: "thinking" did not arrive with Gemini 2.5 (2.0 Flash Thinking came first).
+    assert not re.search(r"2\.5[^.]{0,120}added .?thinking", text_of(q.answer), re.I)
+    # Chapter 6 intro: not every product date (GPT-4 Turbo, GPT-4o, ...) is tied to a published report.
+    intro = text_of(book.topic("advanced-models").intro)
+    assert not re.search(r"every product claim[^.]{0,40}tied to a published report", intro)
+
+
 def test_bibliography_entries_the_review_corrected(book: Book):
     refs = book.references
     assert refs["kullback1951information"].title == "On Information and Sufficiency"
