@@ -100,7 +100,12 @@ def load(path: Path, problems: Problems, seen_keys: set[str] | None = None) -> d
                          f"{refs[key].location.line})", "give each entry a unique id")
             continue
         title = str(entry.get("title") or "").strip()
-        names = [_name(p) for p in entry.get("author") or []]
+        raw_names = entry.get("author") or []
+        # CSL's "others" (BibTeX's "and others") says the list goes on: print "et al.".
+        partial = isinstance(raw_names, list) and any(
+            isinstance(p, dict) and str(p.get("literal", "")).strip().lower() == "others" for p in raw_names)
+        names = [_name(p) for p in raw_names
+                 if not (isinstance(p, dict) and str(p.get("literal", "")).strip().lower() == "others")]
         year = _year(entry.get("issued"))
         url = str(entry.get("URL") or "").strip()
         if not url and entry.get("DOI"):
@@ -122,6 +127,8 @@ def load(path: Path, problems: Problems, seen_keys: set[str] | None = None) -> d
         refs[key] = Reference(
             key=key, type=kind, title=title,
             authors=tuple(n[0] for n in names if n), families=tuple(n[1] for n in names if n),
-            year=year or 0, venue=venue, url=url, location=loc,
+            year=year or 0, venue=venue, url=url, location=loc, partial=partial,
+            volume=str(entry.get("volume") or "").strip(), issue=str(entry.get("issue") or "").strip(),
+            page=str(entry.get("page") or "").strip().replace("--", "–").replace("-", "–"),
         )
     return refs

@@ -65,6 +65,15 @@ class Labels(Mapping[str, Any]):
             who = f"{families[0]} {self['et_al']}"
         return f"{who}, {ref.year}"
 
+    def venue(self, ref: Reference) -> str:
+        """The venue with its volume, issue and pages: "Nature 645(8081): 633–638"."""
+        where = ref.venue
+        if ref.volume:
+            where += f" {ref.volume}" + (f"({ref.issue})" if ref.issue else "")
+        if ref.page:
+            where += f"{self['colon']}{ref.page}"
+        return where.strip()
+
     def target(self, book: Book, target: str) -> str:
         """The label of a cross-reference target: "Q17" or "Chapter 3"."""
         try:

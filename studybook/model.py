@@ -131,6 +131,9 @@ class Reference:
     url: str
     location: Location
     partial: bool = False  # the source lists only some authors ("others" in CSL)
+    volume: str = ""
+    issue: str = ""
+    page: str = ""
 
     @property
     def sort_key(self) -> tuple:

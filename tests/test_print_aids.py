@@ -372,9 +372,11 @@ def test_same_source_and_epoch_give_identical_bytes(mini_aids: Built, tmp_path: 
 
 def test_missing_glyph_fails_the_flashcards_naming_the_place(mini_book: Path, tmp_path: Path):
     text = mini_book.read_text(encoding="utf-8")
-    mini_book.write_text(text.replace("Softmax maps logits", "Softmax \ue000 maps logits"), encoding="utf-8")
+    mini_book.write_text(text.replace("Softmax maps logits", "Softmax \U0010fffd maps logits"), encoding="utf-8")
+    line = mini_book.read_text(encoding="utf-8").split("\n").index("Softmax \U0010fffd maps logits to a probability "
+                                                                   "distribution.") + 1
     proc = build(mini_book, tmp_path / "dist", "flashcards")
     assert proc.returncode == 1
-    assert re.search(r"handbook\.md:\d+: character '\\ue000' \(U\+E000\) in the key points of question 'softmax'",
-                     proc.stderr), proc.stderr
+    assert re.search(rf"handbook\.md:{line}: character '\\U0010fffd' \(U\+10FFFD\) has no glyph", proc.stderr), \
+        proc.stderr
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").glob("*.pdf"))
