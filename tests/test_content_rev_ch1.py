@@ -38,6 +38,12 @@ def book() -> Book:
     # Q9: MLA also caches a decoupled RoPE key, and the up-projections can be absorbed at inference.
     ("multi-head-attention", [r"MLA", r"(?:rotary|RoPE)[^.]{0,60}key|key[^.]{0,60}(?:rotary|RoPE)", r"absorbed"],
      [r"caches a compressed low-rank latent per token and reconstructs keys and values from it\."]),
+    # Second reading: NoLiMa's published (ICML 2025) abstract counts 11 of 13 models, not the preprint's 10 of 12.
+    ("context-window", [r"11 of 13"], [r"10 of 12"]),
+    # Second reading: linear-time hybrids are some production models, not production models in general.
+    ("transformer-vs-rnn-seq2seq", [r"some production models"], [r"2025, production models mix"]),
+    # Second reading: FA3's ~75% utilisation is an FP16 figure; FP8 is a separate mode.
+    ("attention-mechanism", [r"in FP16 it reaches about 75%"], [r"75% of peak FP16"]),
 ])
 def test_issue10_errors_are_not_repeated(book: Book, qid: str, must: list[str], must_not: list[str]):
     q = book.question(qid)
