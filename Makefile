@@ -67,7 +67,7 @@ test: setup-test lint
 	$(VENV)/bin/pytest -q
 
 test-fast: setup
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -m "not slow" -n 2
 
 clean:
 	rm -rf $(OUT) .pytest_cache

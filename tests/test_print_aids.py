@@ -24,6 +24,8 @@ from studybook import cli
 from studybook.model import Book
 from studybook.reader import read_book
 
+pytestmark = pytest.mark.slow  # lays out real PDFs
+
 EPOCH = "1700000000"
 MINI = FIXTURES / "mini" / "handbook.md"
 PT_PER_MM = 72 / 25.4
