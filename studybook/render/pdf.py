@@ -25,6 +25,7 @@ import hashlib
 import html
 import logging
 import re
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -166,6 +167,11 @@ def fetcher(resources: dict[str, tuple[bytes, str]]):
             if url in resources:
                 data, media_type = resources[url]
                 return URLFetcherResponse(url, data, {"Content-Type": media_type})
+            if url.startswith("data:"):
+                # Self-contained (a drawn figure's raster inside its SVG): decoded here, no I/O.
+                with urllib.request.urlopen(url) as response:
+                    return URLFetcherResponse(url, response.read(),
+                                              {"Content-Type": response.headers.get_content_type()})
             raise FatalURLFetchingError(f"the PDF asked for {url!r}, which the build does not provide")
 
     return InMemoryFetcher()
