@@ -54,7 +54,7 @@ def child_pipeline(source: Path, paper: str, html_out: Path) -> dict:
     options = Options(build_time=EPOCH, paper=paper)
     doc = pdf.build_html(book, options)
     t2, _ = _clock()
-    data = pdf.write_pdf(doc, book, options)
+    data = pdf.render(book, options)  # the layouts that fix the page numbers, then the PDF
     t3, c3 = _clock()
     html_out.write_bytes(pickle.dumps((doc, book.id, book.language)))
     import io

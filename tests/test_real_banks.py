@@ -41,7 +41,8 @@ def warnings_of(stderr: str) -> list[str]:
 def test_the_bank_builds_and_check_prints_exactly_the_builds_warnings(gfm_build):
     out, proc = gfm_build
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["gfm-bank-en.apkg", "gfm-bank-en.epub", "gfm-bank-en.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == ["gfm-bank-en.apkg", "gfm-bank-en.epub", "gfm-bank-en.pdf",
+                                                     "gfm-bank-flashcards-en.pdf", "gfm-bank-quiz-en.pdf"]
     check = run_build("check", "--source", str(GFM))
     assert check.returncode == 0, check.stderr
     assert warnings_of(check.stderr) == warnings_of(proc.stderr)

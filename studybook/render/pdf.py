@@ -64,15 +64,34 @@ class IndexEntry:
     questions: tuple[Question, ...]
 
 
+# Page references are literal numbers the pipeline fills in: a first layout with placeholders
+# finds each anchor's page, the next layout prints them, and one more checks that nothing moved.
+# (WeasyPrint's own target-counter() repaginates until it settles or gives up, and then can
+# print a stale number.)
+_PLACEHOLDER_PAGE = "000"
+_MAX_LAYOUTS = 4
+
+
 def render(book: Book, options: Options) -> bytes:
-    return write_pdf(build_html(book, options), book, options)
+    pages: dict[str, int] | None = None
+    for _ in range(_MAX_LAYOUTS):
+        doc = build_html(book, options, pages)
+        document = layout(doc, book, options)
+        found = {anchor: i + 1 for i, page in enumerate(document.pages) for anchor in page.anchors}
+        if pages is not None and all(found.get(a) == n for a, n in pages.items()):
+            return write_pdf(document, book, options)
+        pages = found
+    raise BuildError([Problem(Location("templates/pdf/book.html.j2", 1),
+                              f"PDF layout: page numbers did not settle after {_MAX_LAYOUTS} layouts",
+                              "this is a bug in the PDF templates; please report it")])
 
 
 # ---------------------------------------------------------------------------------------------
 # HTML
 
 
-def build_html(book: Book, options: Options) -> HtmlBook:
+def build_html(book: Book, options: Options, pages: dict[str, int] | None = None) -> HtmlBook:
+    """The book as one HTML document; `pages` gives each anchor's page (None: placeholders)."""
     if options.paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {options.paper!r}")
     pictures = mathsvg.draw_all(book)
@@ -89,6 +108,7 @@ def build_html(book: Book, options: Options) -> HtmlBook:
         image_url=lambda name: f"studybook://image/{name}",
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
         print_links=_print_links,
+        page=lambda anchor: str(pages[anchor]) if pages is not None else _PLACEHOLDER_PAGE,
         deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
     env.globals["math"] = math
@@ -186,7 +206,13 @@ class LogCapture(logging.Handler):
         self.records.append(record)
 
 
-def write_pdf(doc: HtmlBook, book: Book, options: Options) -> bytes:
+def _options(book: Book) -> dict:
+    return {"pdf_variant": PDF_VARIANT, "uncompressed_pdf": False,
+            "pdf_identifier": hashlib.sha256(f"{book.id}\x1f{book.language}".encode()).hexdigest()[:32].encode()}
+
+
+def layout(doc: HtmlBook, book: Book, options: Options):
+    """Lay the document out with WeasyPrint; its complaints become build problems."""
     import weasyprint
 
     logger = logging.getLogger("weasyprint")
@@ -200,11 +226,7 @@ def write_pdf(doc: HtmlBook, book: Book, options: Options) -> bytes:
     try:
         html_doc = weasyprint.HTML(string=doc.html, base_url="studybook://book/",
                                    url_fetcher=fetcher(doc.resources))
-        data = html_doc.write_pdf(
-            pdf_variant=PDF_VARIANT,
-            pdf_identifier=hashlib.sha256(f"{book.id}\x1f{book.language}".encode()).hexdigest()[:32].encode(),
-            uncompressed_pdf=False,
-        )
+        document = html_doc.render(**_options(book))
     except weasyprint.urls.FatalURLFetchingError as exc:
         raise BuildError([Problem(Location(book.path, 1), f"PDF: {exc}")]) from None
     finally:
@@ -214,7 +236,11 @@ def write_pdf(doc: HtmlBook, book: Book, options: Options) -> bytes:
     problems = _log_problems(capture.records, book, options)
     if problems:
         raise BuildError(problems)
-    return data
+    return document
+
+
+def write_pdf(document, book: Book, options: Options) -> bytes:
+    return document.write_pdf(**_options(book))
 
 
 def _log_problems(records: list[logging.LogRecord], book: Book, options: Options) -> list[Problem]:
