@@ -194,3 +194,16 @@ def test_raw_html_is_sanitised(mini_book: Path):
     for bad in ("<iframe", "<script", "onerror", "onmouseover", "onclick", "javascript:"):
         assert bad not in html
     assert "kept text" in html
+
+
+def test_titles_are_rich_text_checked_like_any_other(mini_book: Path):
+    edit(mini_book, "## What does softmax do?", r"## Why divide by $\sqrt{d_k}$ & what does softmax do?")
+    q = read_book(mini_book).question("softmax")
+    assert [m.tex for m in q.title.maths] == [r"\sqrt{d_k}"]
+    assert q.title_text == r"Why divide by \sqrt{d_k} & what does softmax do?"  # real characters, no &amp;
+    edit(mini_book, r"$\sqrt{d_k}$", r"$\frac{1}{$")
+    line = mini_book.read_text(encoding="utf-8").split("\n").index(r"## Why divide by $\frac{1}{$ & what does "
+                                                                  "softmax do?") + 1
+    proc = run_build("check", "--source", str(mini_book))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"handbook.md:{line}: malformed LaTeX in '\\\\frac{{1}}{{'" in proc.stderr, proc.stderr
