@@ -155,6 +155,7 @@ class Question:
     key_points: Fragment  # may be empty: the answer then stands alone
     answer: Fragment
     location: Location
+    digest: str = ""  # hash of the question's source text (see reader.digest)
 
     @property
     def cited(self) -> tuple[str, ...]:
@@ -173,6 +174,7 @@ class Topic:
     key_papers: tuple[str, ...]
     questions: tuple[Question, ...]
     location: Location
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class Section:
     title_text: str
     body: Fragment
     location: Location
+    digest: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ together once everything has been read and cross-checked.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +251,13 @@ class _Reader:
             return Fragment(())
         return markup.to_fragment(block.text, block.first_line, self.path, self.ctx)
 
+    @staticmethod
+    def digest(node: _Node) -> str:
+        """A hash of the unit's own text (heading and parts, not metadata): a translation records
+        the digest of the text it was made from, so an edit of the original shows it is stale."""
+        texts = [node.title] + [block.text for block in (node.body, *node.parts.values()) if block is not None]
+        return hashlib.sha256("\n\x1f".join(t.strip() for t in texts).encode("utf-8")).hexdigest()[:12]
+
     def title(self, node: _Node) -> tuple[Fragment, str]:
         """A heading as rich text, and as the plain text that deck names and bookmarks show."""
         frag = markup.to_fragment(node.title, node.line, self.path, self.ctx, inline=True)
@@ -343,7 +351,8 @@ class _Reader:
         if "section" in node.fields:
             self.unknown_fields(node, SECTION_FIELDS, "a section")
             sid = self.str_field(node, "section")
-            sections.append(Section(sid, title, title_text, self.fragment(node.body), self.loc(node.line)))
+            sections.append(Section(sid, title, title_text, self.fragment(node.body), self.loc(node.line),
+                                    self.digest(node)))
             return
         if "topic" not in node.fields:
             self.problems.add(self.loc(node.meta_line), f"chapter {node.title!r} has no 'topic' id",
@@ -360,7 +369,7 @@ class _Reader:
         topics.append(dict(
             id=tid, number=len(topics) + 1, title=title, title_text=title_text,
             intro=self.fragment(node.body), key_papers=self.list_field(node, "key_papers"),
-            questions=[], location=self.at(node, "key_papers"),
+            questions=[], location=self.at(node, "key_papers"), digest=self.digest(node),
         ))
 
     def read_question(self, node: _Node, number: int, topics: list[dict]) -> None:
@@ -407,7 +416,7 @@ class _Reader:
             topic_id=topics[-1]["id"], difficulty=difficulty, tags=tags,
             references=self.list_field(node, "references"),
             related=self.list_field(node, "related"),
-            key_points=key_points, answer=answer, location=self.loc(node.line),
+            key_points=key_points, answer=answer, location=self.loc(node.line), digest=self.digest(node),
         ))
         self.meta_nodes[qid] = node
 
