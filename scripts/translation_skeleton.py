@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from studybook.reader import read_book  # noqa: E402
+from studybook.reader import read_book
 
 ID_KEY = re.compile(r"^(id|topic|section):.*$", re.M)
 
@@ -34,11 +34,12 @@ def main() -> int:
         digests.append(topic.digest)
         digests += [q.digest for q in topic.questions]
     text = args.source.read_text(encoding="utf-8")
-    head, body = text.split("\n---\n", 1)
+    _, body = text.split("\n---\n", 1)
     units = iter(digests)
 
     def meta(m: re.Match) -> str:
-        (key,) = ID_KEY.findall(m.group(2)) and [ID_KEY.search(m.group(2)).group(0)]
+        found = ID_KEY.search(m.group(2))
+        key = found.group(0) if found else ""
         return f"{m.group(1)}```yaml\n{key}\nsource: {next(units)}\n```"
 
     body = re.sub(r"(^#{1,2} [^\n]*\n\n)```yaml\n(.*?)\n```", meta, body, flags=re.M | re.S)

@@ -63,7 +63,7 @@ class Labels(Mapping[str, Any]):
             who = f"{families[0]} {self['author_and_short']} {families[1]}"
         else:
             who = f"{families[0]} {self['et_al']}"
-        return f"{who}, {ref.year}"
+        return f"{who}{self['comma']}{ref.year}"
 
     def venue(self, ref: Reference) -> str:
         """The venue with its volume, issue and pages: "Nature 645(8081): 633–638"."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from . import bibliography, figures, glyphs, markup
+from . import bibliography, figures, glyphs, markup, translation
 from .diagnostics import Location, Problem, Problems, display_path
 from .model import Book, Cite, Fragment, Question, Section, Topic, XRef
 
@@ -88,6 +88,7 @@ class _Reader:
         self.meta_nodes: dict[str, _Node] = {}
         self.orphans: set[str] = set()
         self.bib_keys: set[str] = set()
+        self.warnings_out: list[Problem] | None = None  # where a translation's original reports warnings
 
     def loc(self, line: int) -> Location:
         return Location(self.path, line)
@@ -285,6 +286,8 @@ class _Reader:
         # Syntax first: a block that failed to parse would otherwise cascade into "missing" reports.
         self.problems.raise_if_any()
         front = self.front
+        if "translation_of" in front.fields:
+            return self.read_translation(nodes)
         self.ctx.language = str(front.fields.get("language") or "en")
         self.unknown_fields(front, BOOK_FIELDS, "the front matter")
         book_id = self.str_field(front, "book")
@@ -420,6 +423,18 @@ class _Reader:
         ))
         self.meta_nodes[qid] = node
 
+    def read_translation(self, nodes: list[_Node]) -> Book:
+        name = self.str_field(self.front, "translation_of")
+        path = (self.source.parent / name).resolve()
+        if not name or not path.is_relative_to(self.root.resolve()) or not path.is_file():
+            self.problems.add(self.at(self.front, "translation_of"), f"the original {name!r} cannot be found",
+                              "name the original's file, relative to this one, e.g. 'translation_of: handbook.md'")
+            self.problems.raise_if_any()
+        original = read_book(path, self.root, warnings=self.warnings_out, figure_cache=self.ctx.figure_cache)
+        book = translation.read_translation(self, nodes, original)
+        self.problems.raise_if_any()
+        return book
+
     # -- cross references ---------------------------------------------------------------------
     def cross_check(self, book: Book) -> None:
         seen: dict[str, Question] = {}
@@ -476,6 +491,7 @@ def read_book(source: Path, content_root: Path | None = None, *,
     """Parse and validate `source`; raise BuildError listing every problem found (warnings
     included). Warnings of a book that builds are appended to `warnings` when given."""
     reader = _Reader(source, content_root, figure_cache)
+    reader.warnings_out = warnings
     book = reader.read()
     if warnings is not None:
         warnings.extend(reader.problems.warnings)

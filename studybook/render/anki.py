@@ -40,14 +40,23 @@ def stable_id(*names: str) -> int:
     return (1 << 30) + int.from_bytes(digest[:8], "big") % (1 << 30)
 
 
+# The edition whose ids shipped first; every other edition gets its own namespace, so both
+# live in one collection and each updates in place.
+FIRST_EDITION = "en"
+
+
+def _namespace(book: Book) -> tuple[str, ...]:
+    return (book.id,) if book.language == FIRST_EDITION else (book.id, book.language)
+
+
 def note_guid(book: Book, question_id: str) -> str:
-    return genanki.guid_for(book.id, question_id)
+    return genanki.guid_for(*_namespace(book), question_id)
 
 
 def note_type_id(language: str) -> int:
     # The English note type keeps the id it shipped with; other editions get their own, so each
     # edition's card templates (with their own words) can live in one collection.
-    return NOTE_TYPE_ID if language == "en" else stable_id(NOTE_TYPE_NAME, language)
+    return NOTE_TYPE_ID if language == FIRST_EDITION else stable_id(NOTE_TYPE_NAME, language)
 
 
 def _anki_field(name: str) -> str:
@@ -58,7 +67,7 @@ def _note_type(options: Options, labels: Labels) -> genanki.Model:
     env = environment(options.templates)
     env.globals.update(labels=labels, field=_anki_field,
                        if_=lambda name: _anki_field("#" + name), end=lambda name: _anki_field("/" + name))
-    name = NOTE_TYPE_NAME if labels.language == "en" else f"{NOTE_TYPE_NAME} ({labels.language})"
+    name = NOTE_TYPE_NAME if labels.language == FIRST_EDITION else f"{NOTE_TYPE_NAME} ({labels.language})"
     return genanki.Model(
         note_type_id(labels.language),
         name,
@@ -82,7 +91,7 @@ def render(book: Book, options: Options) -> bytes:
     decks = []
     for topic in book.topics:
         deck = genanki.Deck(
-            stable_id(book.id, topic.id),
+            stable_id(*_namespace(book), topic.id),
             f"{_deck_part(book.title)}::{topic.number:02d} {_deck_part(topic.title_text)}",
             description=str(fields.deck_description(topic, book)).strip(),
         )
