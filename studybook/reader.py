@@ -161,8 +161,9 @@ class _Reader:
                     if part in owner.parts:
                         self.problems.add(self.loc(n), f"second '### {title}' in question {owner.title!r}",
                                           "each question has one Key points and one Answer part")
-                    elif part == "answer" and "key points" not in owner.parts:
-                        self.problems.add(self.loc(n), "'### Answer' comes before '### Key points'",
+                    elif part == "key points" and "answer" in owner.parts:
+                        # Key points are optional, but when a question has them they come first.
+                        self.problems.add(self.loc(n), "'### Key points' comes after '### Answer'",
                                           "put the Key points part first")
                     owner.parts[part] = _Block(n + 1)
                     owner.current = part

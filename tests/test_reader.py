@@ -207,3 +207,11 @@ def test_titles_are_rich_text_checked_like_any_other(mini_book: Path):
     proc = run_build("check", "--source", str(mini_book))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"handbook.md:{line}: malformed LaTeX in '\\\\frac{{1}}{{'" in proc.stderr, proc.stderr
+
+
+def test_key_points_are_optional_but_come_first_when_given(mini_book: Path):
+    edit(mini_book, "### Key points\n\nSoftmax maps logits to a probability distribution.\n\n", "")
+    assert read_book(mini_book).question("softmax").key_points.is_empty
+    edit(mini_book, "For logits", "### Key points\n\n- Late.\n\nFor logits")
+    proc = run_build("check", "--source", str(mini_book))
+    assert proc.returncode == 1 and "'### Key points' comes after '### Answer'" in proc.stderr
