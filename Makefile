@@ -8,9 +8,10 @@
 PYTHON      ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
-SOURCE      ?= content/handbook.md
+# Every edition: the original and each translation beside it (handbook.<language>.md).
+SOURCES     ?= $(sort $(wildcard content/handbook.md content/handbook.*.md))
 OUT         ?= dist
-BUILD       := $(PY) build.py --source $(SOURCE) --out $(OUT)
+BUILD        = for source in $(SOURCES); do $(PY) build.py --source $$source --out $(OUT) $(1) || exit 1; done
 
 # Fonts for the PDF (Noto Serif/Sans/Mono, CJK for zh-CN, Color Emoji for the emoji real question
 # banks use), HarfBuzz's subsetter for reproducible
@@ -21,10 +22,10 @@ DEB_TEST    := poppler-utils default-jre-headless chromium
 .PHONY: all setup setup-test deps-build deps-test anki pdf epub flashcards quiz check test test-fast lint clean distclean
 
 all: setup
-	$(BUILD) all
+	@$(call BUILD,all)
 
 anki pdf epub flashcards quiz check: setup
-	$(BUILD) $@
+	@$(call BUILD,$@)
 
 setup: deps-build $(VENV)/.installed
 
