@@ -74,8 +74,19 @@ _ROW_GAP = re.compile(r"\\\\\s*\[[^\]]*\]")
 _ALIAS = re.compile("|".join(re.escape(k) + r"(?![A-Za-z])" for k in _ALIASES))
 
 
+# Commands that would put links, styles, ids or raw HTML into the output (MathJax in Anki runs
+# them): a formula is mathematics only.
+_ACTIVE = re.compile(r"\\(href|url|style|class|cssId|html[A-Za-z]*|unicode|require|data[A-Za-z]*|"
+                     r"tooltip|toggle|mathtip|texttip|action)(?![A-Za-z])")
+
+
 def to_mathml(tex: str, display: bool) -> str:
     """Return a MathML `<math>` element for `tex`, or raise MathError saying what is wrong."""
+    active = sorted(set(_ACTIVE.findall(tex)))
+    if active:
+        names = ", ".join("\\" + name for name in active)
+        raise MathError(f"{names} is not allowed in a formula (it would reach the reader's screen as a "
+                        "link, style or HTML)")
     check_structure(tex)
     source = _SIZED_DELIM.sub("", _ALIAS.sub(lambda m: _ALIASES[m.group(0)], tex))
     # latex2mathml prints the extra row gap of "\\[6pt]" as text; MathML has its own spacing.

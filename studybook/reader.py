@@ -20,6 +20,9 @@ from .diagnostics import Location, Problem, Problems, display_path
 from .model import Book, Cite, Fragment, Question, Section, Topic, XRef
 
 ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A BCP 47 language tag (language, optional script, region and variants): it names the artifacts,
+# so nothing else may reach a file name.
+LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-[A-Za-z0-9]{5,8})*$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 DIFFICULTIES = ("easy", "medium", "hard")
 # A closing run of #s needs a space before it (CommonMark), so "## What is C#" keeps its "#".
@@ -245,6 +248,14 @@ class _Reader:
             self.problems.add(self.at(node, key), f"unknown field '{key}' in {what}",
                               f"allowed fields: {', '.join(sorted(allowed))}")
 
+    def language(self, node: _Node) -> str:
+        language = self.str_field(node, "language")
+        if language and not LANGUAGE.match(language):
+            self.problems.add(self.at(node, "language"), f"language {language!r} is not a BCP 47 tag",
+                              "write a tag such as en, en-GB or zh-CN")
+            return ""
+        return language
+
     def at(self, node: _Node, key: str) -> Location:
         return self.loc(self.key_line(node, key))
 
@@ -334,7 +345,7 @@ class _Reader:
             title=self.str_field(front, "title"),
             subtitle=self.str_field(front, "subtitle", required=False),
             authors=tuple(str(a) for a in authors),
-            language=self.str_field(front, "language"),
+            language=self.language(front),
             version=self.str_field(front, "version"),
             edition=self.str_field(front, "edition", required=False),
             sections=tuple(sections),

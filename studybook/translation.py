@@ -37,7 +37,7 @@ def read_translation(reader: _Reader, nodes: list[_Node], original: Book) -> Boo
     """Overlay the translated units in `nodes` (parsed by `reader`) on `original`."""
     front = reader.front
     reader.unknown_fields(front, FRONT_FIELDS, "the front matter of a translation")
-    language = reader.str_field(front, "language")
+    language = reader.language(front)
     reader.ctx.language = language or "en"
     if language and language.lower() == original.language.lower():
         reader.problems.add(reader.at(front, "language"), f"the translation has the original's language {language!r}",
