@@ -99,6 +99,11 @@ def load(path: Path, problems: Problems, seen_keys: set[str] | None = None) -> d
             problems.add(loc, f"duplicate bibliography id {key!r} (first at line "
                          f"{refs[key].location.line})", "give each entry a unique id")
             continue
+        if any(not isinstance(entry.get(f), str | int | float | type(None))
+               for f in ("title", "container-title", "publisher", "URL", "DOI", "volume", "issue", "page")):
+            problems.add(loc, f"bibliography entry {key!r} has a field that is not plain text",
+                         "write title, container-title, publisher, URL, DOI, volume, issue and page as text")
+            continue
         title = str(entry.get("title") or "").strip()
         raw_names = entry.get("author") or []
         # CSL's "others" (BibTeX's "and others") says the list goes on: print "et al.".

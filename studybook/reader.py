@@ -25,6 +25,8 @@ ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-[A-Za-z0-9]{5,8})*$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 DIFFICULTIES = ("easy", "medium", "hard")
+# C0/C1 controls (tab excepted), bidirectional overrides and isolates, and U+FFFE/U+FFFF.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
 # A closing run of #s needs a space before it (CommonMark), so "## What is C#" keeps its "#".
 HEADING = re.compile(r"^(#{1,3})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
@@ -72,6 +74,32 @@ class _Node:
     def fields(self) -> dict:
         """The metadata after the syntax pass, which stops the build when a block did not parse."""
         return self.meta or {}
+
+
+class StrictLoader(yaml.SafeLoader):
+    """YAML for metadata: a key written twice is an error (the last one would silently win, and a
+    second `id:` would change a note's identity), and aliases are refused (an alias bomb expands
+    to gigabytes from a few lines)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is not text",
+                                                        key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is written twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _yaml_problem(exc: yaml.YAMLError, offset: int) -> tuple[int, str]:
@@ -200,7 +228,7 @@ class _Reader:
 
     def yaml_block(self, text: str, first_line: int, what: str) -> dict | None:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=StrictLoader)
         except yaml.YAMLError as exc:
             line, problem = _yaml_problem(exc, first_line)
             self.problems.add(self.loc(line), f"malformed YAML in {what}: {problem}",
@@ -293,6 +321,11 @@ class _Reader:
             if markup.RESERVED_CHARS.search(line):
                 self.problems.add(self.loc(n), "private-use character U+E000–U+E003 in the text",
                                   "delete it; the build uses these characters internally")
+            bad = CONTROL.search(line)
+            if bad:
+                self.problems.add(self.loc(n), f"invisible control character U+{ord(bad.group()):04X} in the text",
+                                  "delete it (control and bidirectional-override characters can hide or "
+                                  "reorder what a reader sees)")
         glyphs.check_lines(self.path, text.split("\n"), self.problems)
         _, nodes = self.split(text)
         # Syntax first: a block that failed to parse would otherwise cascade into "missing" reports.
@@ -308,7 +341,7 @@ class _Reader:
                               "use lowercase letters, digits and hyphens")
         authors = front.fields.get("authors", [])
         authors = [authors] if isinstance(authors, str) else authors
-        if not authors or not isinstance(authors, list):
+        if not authors or not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
             self.problems.add(self.at(front, "authors"), "missing 'authors'", "add 'authors: [Name]'")
             authors = []
         refs = {}

@@ -43,6 +43,19 @@ def handbook_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+BOOK_ZH = ROOT / "content" / "handbook.zh-CN.md"
+
+
+@pytest.fixture(scope="session")
+def handbook_zh_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Chinese edition of the handbook, built once per session, --strict."""
+    out = tmp_path_factory.mktemp("handbook-zh-dist")
+    proc = run_build("all", "--strict", "--source", str(BOOK_ZH), "--out", str(out),
+                     env={"SOURCE_DATE_EPOCH": HANDBOOK_EPOCH})
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
 @pytest.fixture(scope="session")
 def built_mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture book built once per session into every format, with a fixed SOURCE_DATE_EPOCH."""

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urldefrag
 import pytest
 from PIL import Image
 
-from conftest import BOOK, FIXTURES, ROOT, run_build
+from conftest import BOOK, BOOK_ZH, FIXTURES, ROOT, run_build
 from studybook import labels
 from studybook.mathtex import repair
 from studybook.model import Book, Cite, Math, XRef
@@ -54,7 +54,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # epub:type → the DPUB-ARIA role it must come with (as DAISY Ace maps them; deprecated roles excluded).
 ROLE_OF = {"chapter": "doc-chapter", "preface": "doc-preface", "toc": "doc-toc", "noteref": "doc-noteref",
            "biblioref": "doc-biblioref", "endnotes": "doc-endnotes", "bibliography": "doc-bibliography"}
-SOURCES = {"mini": FIXTURES / "mini" / "handbook.md", "handbook": BOOK}
+SOURCES = {"mini": FIXTURES / "mini" / "handbook.md", "handbook": BOOK, "handbook-zh": BOOK_ZH}
 
 
 class Epub:
@@ -125,6 +125,9 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     if request.param == "handbook":
         return read_book(source), Epub(request.getfixturevalue("handbook_dist") / "llm-interview-handbook-en.epub",
                                        source)
+    if request.param == "handbook-zh":
+        return read_book(source), Epub(request.getfixturevalue("handbook_zh_dist")
+                                       / "llm-interview-handbook-zh-CN.epub", source)
     return read_book(source), Epub(build(source, tmp_path_factory.mktemp(f"epub-{request.param}")), source)
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import IndirectObject
 
-from conftest import BOOK, FIXTURES, run_build
+from conftest import BOOK, BOOK_ZH, FIXTURES, run_build
 from studybook.mathsvg import DrawError as MathRenderError
 from studybook.mathsvg import draw as typeset
 from studybook.model import Book
@@ -80,10 +80,13 @@ class Built:
         return next(page for _, t, page in self.outline if t == title)
 
 
-@pytest.fixture(scope="module", params=["mini", "handbook"])
+@pytest.fixture(scope="module", params=["mini", "handbook", "handbook-zh"])
 def built(request, tmp_path_factory) -> Built:
     if request.param == "handbook":
         return Built(request.getfixturevalue("handbook_dist") / "llm-interview-handbook-en.pdf", read_book(BOOK))
+    if request.param == "handbook-zh":
+        return Built(request.getfixturevalue("handbook_zh_dist") / "llm-interview-handbook-zh-CN.pdf",
+                     read_book(BOOK_ZH))
     return Built(build_pdf(MINI, tmp_path_factory.mktemp("pdf-mini")), read_book(MINI))
 
 

@@ -101,9 +101,9 @@ def render(book: Book, options: Options) -> bytes:
                 fields=[
                     q.id,
                     str(q.number),
-                    str(fields.question(q, book)).strip(),
-                    str(fields.fragment(q.key_points, book)).strip(),
-                    str(fields.fragment(q.answer, book)).strip(),
+                    _inert(str(fields.question(q, book)).strip()),
+                    _inert(str(fields.fragment(q.key_points, book)).strip()),
+                    _inert(str(fields.fragment(q.answer, book)).strip()),
                     str(fields.references(q, book)).strip(),
                     str(fields.related(q, book)).strip(),
                     topic.title_text,
@@ -115,6 +115,12 @@ def render(book: Book, options: Options) -> bytes:
             ))
         decks.append(deck)
     return _package(decks, book, options.build_time)
+
+
+def _inert(html: str) -> str:
+    """Anki plays "[sound:…]" and speaks "[anki:tts…]" wherever they stand in a field; written in
+    a book they are text, so the bracket is escaped."""
+    return html.replace("[sound:", "&#91;sound:").replace("[anki:", "&#91;anki:")
 
 
 def _deck_part(name: str) -> str:
