@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import figures, mathsvg
 from .diagnostics import BuildError, Problem, Problems, display_path, ordered
-from .output import write_atomic
+from .output import WriteError, commit_all
 from .reader import read_book
 from .render import Options
 
@@ -118,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     if any(not p.warning for p in problems) or (args.strict and problems):
         return _fail(problems, args.strict)
     report(problems)
-    for path, data in rendered:
-        changed = write_atomic(path, data)
-        log(f"{'wrote' if changed else 'unchanged'} {display_path(path)} ({len(data):,} bytes)")
+    try:
+        written = commit_all(rendered)  # every file or none: a failed write leaves the old set
+    except WriteError as exc:
+        print(f"build.py: error: {exc}", file=sys.stderr)
+        return 1
+    for path, size, changed in written:
+        log(f"{'wrote' if changed else 'unchanged'} {display_path(path)} ({size:,} bytes)")
     return 0
 
 

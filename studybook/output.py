@@ -1,38 +1,204 @@
-"""All writes to disk go through here: atomically, and only when the bytes changed."""
+"""All writes to disk go through here: all files of a build or none, and only when the bytes changed.
+
+`commit_all` is a small two-phase commit. Every changed file is first written to a temporary file
+beside its target and flushed to disk; only when all of them are written are they renamed over
+their targets. A full disk, a read-only folder or any other failure while writing removes the
+temporary files and leaves every previous file byte-identical: never a new deck beside an old PDF.
+A rename that fails half-way (very unlikely once every byte is on disk) is rolled back from hard
+links to the previous files taken just before.
+
+A build killed at any moment leaves each previous file whole (a rename is atomic), plus perhaps a
+temporary file; temporary files carry the pid of the build that wrote them, and the next build
+removes those whose build is gone.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-import tempfile
+import re
+import secrets
 import time
 import zipfile
 from pathlib import Path
 
+from .diagnostics import display_path
+
+# ".<target name>.<pid>-<random>.tmp": hidden, and tells which build wrote it.
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-z]+\.tmp$")
+# What builds before `commit_all` left behind (tempfile.mkstemp's eight random characters).
+_LEGACY_TEMP = re.compile(r"^\..+\.(apkg|pdf|epub|yaml)\.[0-9a-z_]{8}\.tmp$")
+_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_NOT_ALLOWED = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+class WriteError(OSError):
+    """A file could not be written; nothing was changed. The message is one line for the user."""
+
+
+def commit_all(files: list[tuple[Path, bytes]]) -> list[tuple[Path, int, bool]]:
+    """Write every (path, data) or, on any failure, none; return (path, size, changed) for each.
+
+    Missing folders are created (as `make` expects of `dist/`); a file whose bytes are unchanged
+    is not rewritten, so it keeps its timestamp and Make does not redo work that depends on it.
+    Raises WriteError with a message of the form "path: what is wrong — what to do".
+    """
+    for folder in dict.fromkeys(path.parent for path, _ in files):
+        _prepare(folder)
+    changed = [(path, data) for path, data in files if not _same(path, data)]
+    staged: list[tuple[Path, Path]] = []  # (temporary file, target)
+    current = changed[0][0] if changed else Path()
+    try:
+        for current, data in changed:
+            if current.exists() and not current.is_file():
+                raise WriteError(f"{display_path(current)}: is a directory or special file, where the build "
+                                 "writes a file — remove it or choose another --out; nothing was changed")
+            staged.append((_write_temp(current, data), current))
+        _replace_all(staged)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(_explain(current, exc)) from None
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    for folder in dict.fromkeys(path.parent for path, _ in changed):
+        _sync_dir(folder)
+    names = {path for path, _ in changed}
+    return [(path, len(data), path in names) for path, data in files]
+
 
 def write_atomic(path: Path, data: bytes) -> bool:
-    """Replace `path` with `data` via a temporary file + rename; return False if unchanged.
+    """Replace one file (see `commit_all`); return False if its bytes were already these."""
+    return commit_all([(path, data)])[0][2]
 
-    A build killed half-way leaves the previous artifact intact; an unchanged artifact keeps its
-    timestamp, so Make does not redo work that depends on it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+def _prepare(folder: Path) -> None:
+    """Create the folder if needed, check it is one, and remove temporary files of dead builds."""
+    shown = display_path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise WriteError(f"{shown}: is a file, not a folder — remove it or choose another --out; "
+                         "nothing was written")
     try:
-        if path.read_bytes() == data:
-            return False
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise WriteError(f"{shown}: cannot create the folder: part of its path is a file — "
+                         "choose another --out; nothing was written") from None
+    except OSError as exc:
+        raise WriteError(f"{shown}: cannot create the folder: {exc.strerror} — create it yourself or "
+                         "choose another --out; nothing was written") from None
+    for entry in folder.iterdir():
+        if _is_stale(entry.name):
+            # In a read-only folder the write below reports it; a stale file harms nothing.
+            with contextlib.suppress(OSError):
+                entry.unlink()
+
+
+def _is_stale(name: str) -> bool:
+    if _LEGACY_TEMP.match(name):
+        return True
+    match = _TEMP.match(name)
+    if not match:
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
     except OSError:
-        pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        return False  # alive, but another user's
+    return False  # alive: a build running right now (its pid could also be reused; then next time)
+
+
+def _same(path: Path, data: bytes) -> bool:
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    tmp = _temp_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.fchmod(fd, 0o644)  # whatever the umask: artifacts are for sharing
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)  # on disk before any rename: a crash never leaves a renamed, empty file
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
         raise
-    return True
+    os.close(fd)
+    return tmp
+
+
+def _replace_all(staged: list[tuple[Path, Path]]) -> None:
+    """Rename every temporary file over its target; if one rename fails, undo the others."""
+    backups: dict[Path, Path | None] = {}  # target → its previous bytes (None: it did not exist)
+    try:
+        for _, path in staged:
+            backups[path] = _backup(path) if path.exists() else None
+        done: list[Path] = []
+        try:
+            for tmp, path in staged:
+                os.replace(tmp, path)
+                done.append(path)
+        except OSError:
+            for path in reversed(done):
+                backup = backups[path]
+                if backup is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    os.replace(backup, path)
+                    backups[path] = None
+            raise
+    finally:
+        for backup in backups.values():
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+
+
+def _backup(path: Path) -> Path:
+    backup = _temp_path(path)
+    try:
+        os.link(path, backup)  # free: the previous bytes stay where they are
+    except OSError:
+        return _write_temp(path, path.read_bytes())  # a file system without hard links
+    return backup
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make the renames durable (a power cut would otherwise be allowed to undo them)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the renames themselves are done
+    finally:
+        os.close(fd)
+
+
+def _explain(path: Path, exc: OSError) -> str:
+    kept = f"the previous files in {display_path(path.parent)} are unchanged"
+    if exc.errno in _NO_SPACE:
+        return (f"{display_path(path)}: cannot write: {exc.strerror} (the disk is full or a size limit is "
+                f"reached) — free some space and build again; {kept}")
+    if exc.errno in _NOT_ALLOWED:
+        return (f"{display_path(path.parent)}: cannot write there: {exc.strerror} — make the folder writable "
+                f"or choose another --out; {kept}")
+    return f"{display_path(path)}: cannot write: {exc.strerror or exc} — {kept}"
 
 
 def zip_date(epoch: int) -> tuple[int, int, int, int, int, int]:

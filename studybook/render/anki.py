@@ -12,8 +12,6 @@ import hashlib
 import io
 import json
 import sqlite3
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import genanki
@@ -130,14 +128,15 @@ def _deck_part(name: str) -> str:
 
 def _package(decks: list[genanki.Deck], book: Book, build_time: int) -> bytes:
     """The .apkg as genanki would write it, but with sorted, fixed-date zip entries."""
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "collection.anki2"
-        conn = sqlite3.connect(db_path)
+    # In memory: rendering writes nothing to disk, so a full temporary folder cannot fail it.
+    conn = sqlite3.connect(":memory:")
+    try:
         package = genanki.Package(decks)
         package.write_to_db(conn.cursor(), build_time, iter(range(build_time * 1000, 1 << 62)))
         conn.commit()
+        collection = conn.serialize()
+    finally:
         conn.close()
-        collection = db_path.read_bytes()
     files = {name: image.data for name, image in book.images.items()}
     # Images in chapter introductions are shown by the deck description, which Anki's importer
     # does not scan: they travel as static "_" files, which it always imports.
