@@ -14,10 +14,14 @@ for `check` as much as for a build.
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import hashlib
 import multiprocessing
 import os
 import re
+import signal
+import threading
+import time
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -192,5 +196,32 @@ def _run(maths: Iterable[Math]) -> list[MathPicture | DrawError]:
         return [_draw_or_error(job) for job in jobs]
     # The picture of a formula does not depend on which process drew it: output stays reproducible.
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent,
+                                                initargs=(os.getpid(),)) as pool:
         return list(pool.map(_draw_or_error, jobs, chunksize=16))
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker when the build that started it ends.
+
+    A killed build (SIGKILL, the OOM killer) cannot shut its pool down, and its workers would
+    otherwise wait for work forever. Linux delivers SIGKILL to the worker when its parent dies;
+    elsewhere a thread watches the parent's pid.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl failed")
+    except (OSError, AttributeError):  # not Linux
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the build died before the signal was armed
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
