@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import figures, mathsvg
+from . import figures, mathsvg, notelock
 from .diagnostics import BuildError, Problem, Problems, display_path, ordered
 from .output import WriteError, commit_all
 from .reader import read_book
@@ -32,7 +32,8 @@ def build_time(book_source: Path) -> int:
             raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {sde!r}")
         return int(sde)
     root = book_source.parent
-    times = [p.stat().st_mtime for p in root.rglob("*") if p.is_file()]
+    # Not the note locks: the build writes them, and they are not content.
+    times = [p.stat().st_mtime for p in root.rglob("*") if p.is_file() and not p.name.endswith(notelock.SUFFIX)]
     return int(max(times, default=book_source.stat().st_mtime))
 
 
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         book = read_book(args.source, warnings=warnings, figure_cache=cache)
         if cache.hits or cache.misses:
             log(f"figures: {cache.misses} drawn, {cache.hits} from the cache")
-        options = Options(build_time=build_time(args.source), paper=args.paper)
+        options = Options(build_time=build_time(args.source), paper=args.paper,
+                          note_lock=notelock.load(args.source) if "anki" in targets else None)
         # Formula pictures are drawn before any renderer: `check` finds what a build would.
         checks = Problems()
         mathsvg.draw_all(book, checks)
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         # A renderer may name its file (the print aids: <book>-flashcards-<lang>.pdf).
         name = module.output_name(book) if hasattr(module, "output_name") else f"{book.slug}.{module.EXTENSION}"
         rendered.append((args.out / name, data))
+    rendered += options.extra_files  # the Anki note lock, when the deck changed it
     problems += warnings + options.problems.items
     if any(not p.warning for p in problems) or (args.strict and problems):
         return _fail(problems, args.strict)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..diagnostics import Problems
+from ..notelock import NoteLock
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -18,3 +19,7 @@ class Options:
     # Where a renderer reports warnings (it raises BuildError for errors); the CLI prints them
     # with the reader's, and --strict fails the build on them.
     problems: Problems = field(default_factory=Problems, compare=False)
+    # The Anki deck's note lock (read by the CLI when the deck is built; None: no lock), and
+    # files a renderer asks to be written with the artifacts (the updated lock).
+    note_lock: NoteLock | None = None
+    extra_files: list[tuple[Path, bytes]] = field(default_factory=list, compare=False)

@@ -2,8 +2,10 @@
 
 Identity is what keeps a learner's review history across updates, so every id here is derived
 from stable names only: the note type id is a constant, deck ids hash (book id, topic id), and
-note GUIDs hash (book id, question id). Notes carry `options.build_time` as their modification
-time, which Anki's importer compares to decide whether to update a note it already has.
+note GUIDs hash (book id, question id). Anki's importer updates a note it already has only when
+the incoming one is newer: with the edition's note lock (see notelock.py) a note keeps its recorded
+modification time until its content changes, so re-importing a new deck updates exactly the notes
+that changed. Without a lock every note carries `options.build_time`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import genanki
 
 from .. import labels as labels_mod
+from .. import notelock
 from ..labels import Labels
 from ..model import Book, ImageRef
 from ..output import write_zip
@@ -61,12 +64,52 @@ def _anki_field(name: str) -> str:
     return "{{" + name + "}}"
 
 
-def _note_type(options: Options, labels: Labels) -> genanki.Model:
+class _Note(genanki.Note):
+    """A note with its own modification time (from the note lock) instead of the package's."""
+
+    mod: int | None = None
+
+    def write_to_db(self, cursor, timestamp: float, deck_id, id_gen):
+        return super().write_to_db(cursor, timestamp if self.mod is None else self.mod, deck_id, id_gen)
+
+
+class _NoteType(genanki.Model):
+    mod: int | None = None
+
+    def to_json(self, timestamp: float, deck_id):
+        return super().to_json(timestamp if self.mod is None else self.mod, deck_id)
+
+
+def note_hash(note: genanki.Note) -> str:
+    """Everything of a note that an import would replace: its identity, fields and tags."""
+    return notelock.digest(note.guid, str(note.model.model_id), *note.fields, " ".join(note.tags))
+
+
+def note_type_hash(model: genanki.Model) -> str:
+    return notelock.digest(str(model.model_id), model.name, json.dumps(model.fields, sort_keys=True),
+                           json.dumps(model.templates, sort_keys=True), model.css, str(model.sort_field_index))
+
+
+def _stamp(book: Book, model: _NoteType, notes: dict[str, _Note], options: Options) -> None:
+    """Give the note type and each note its time from the edition's lock, if the build has one."""
+    if options.note_lock is None:
+        return
+    pairs = [(book.question(qid), note_hash(note)) for qid, note in notes.items()]
+    stamps, new_lock = notelock.stamp(options.note_lock, book, note_type_hash(model), pairs,
+                                      options.build_time, options.problems)
+    model.mod = stamps.note_type
+    for qid, note in notes.items():
+        note.mod = stamps.notes[qid]
+    if new_lock is not None:
+        options.extra_files.append((options.note_lock.path, new_lock))
+
+
+def _note_type(options: Options, labels: Labels) -> _NoteType:
     env = environment(options.templates)
     env.globals.update(labels=labels, field=_anki_field,
                        if_=lambda name: _anki_field("#" + name), end=lambda name: _anki_field("/" + name))
     name = NOTE_TYPE_NAME if labels.language == FIRST_EDITION else f"{NOTE_TYPE_NAME} ({labels.language})"
-    return genanki.Model(
+    return _NoteType(
         note_type_id(labels.language),
         name,
         fields=[{"name": f} for f in FIELDS],
@@ -87,6 +130,7 @@ def render(book: Book, options: Options) -> bytes:
     fields: Any = env.get_template("anki/fields.html.j2").module  # its macros, called like functions
     model = _note_type(options, labels)
     decks = []
+    notes: dict[str, _Note] = {}
     for topic in book.topics:
         deck = genanki.Deck(
             stable_id(*_namespace(book), topic.id),
@@ -94,7 +138,7 @@ def render(book: Book, options: Options) -> bytes:
             description=str(fields.deck_description(topic, book)).strip(),
         )
         for q in topic.questions:
-            deck.add_note(genanki.Note(
+            notes[q.id] = _Note(
                 model=model,
                 fields=[
                     q.id,
@@ -110,8 +154,10 @@ def render(book: Book, options: Options) -> bytes:
                 tags=[f"topic::{topic.id}", *([f"difficulty::{q.difficulty}"] if q.difficulty else []), *q.tags],
                 guid=note_guid(book, q.id),
                 due=q.number,
-            ))
+            )
+            deck.add_note(notes[q.id])
         decks.append(deck)
+    _stamp(book, model, notes, options)
     return _package(decks, book, options.build_time)
 
 
