@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import re
 import urllib.parse
 from collections.abc import Sequence
@@ -77,6 +78,7 @@ MAX_BLOCK_DEPTH = 8
 # real answer (eight lists are sixteen levels), shallow enough for every renderer's recursion.
 MAX_HTML_DEPTH = 32
 _HTML_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>")
+MAX_PIXELS = 25_000_000  # an image larger than this is a decompression bomb, not an illustration
 _VOID = frozenset({"br", "hr", "img", "wbr", "col", "area", "input", "meta", "link", "source"})
 
 
@@ -404,6 +406,10 @@ def _load_image(src: str, ctx: Context, loc: Location) -> str | None:
         ctx.problems.add(loc, f"image {src!r} is not a valid {media_type.split('/')[1].upper()} file",
                          "export the image again, or fix its file extension")
         return None
+    if media_type != "image/svg+xml" and (broken := _raster_problem(data, media_type)):
+        ctx.problems.add(loc, f"image {src!r} cannot be read as {media_type.split('/')[1].upper()}: {broken}",
+                         "export the image again")
+        return None
     if media_type == "image/svg+xml":
         unsafe = svgcheck.problem(data)
         if unsafe:
@@ -414,6 +420,25 @@ def _load_image(src: str, ctx: Context, loc: Location) -> str | None:
     ctx.images[name] = Image(name=name, source=str(path.relative_to(root)), data=data, media_type=media_type)
     ctx._by_source[path] = name
     return name
+
+
+def _raster_problem(data: bytes, media_type: str) -> str:
+    """Why Pillow cannot decode a PNG, JPEG or GIF ("" when it can): a file with the right first
+    bytes may still be cut short or corrupt, and then no reader, PDF or deck could show it."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    return f"{img.width} × {img.height} pixels is more than {MAX_PIXELS // 1_000_000} million"
+                img.load()
+    except Exception as exc:  # Pillow raises many types on broken files
+        return f"{type(exc).__name__}: {exc}"[:160]
+    return ""
 
 
 # -- assembly -------------------------------------------------------------------------------------

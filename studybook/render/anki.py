@@ -9,6 +9,7 @@ time, which Anki's importer compares to decide whether to update a note it alrea
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import json
 import sqlite3
@@ -98,17 +99,18 @@ def render(book: Book, options: Options) -> bytes:
         for q in topic.questions:
             deck.add_note(genanki.Note(
                 model=model,
-                fields=[
+                fields=[_inert(value) for value in (
                     q.id,
                     str(q.number),
-                    _inert(str(fields.question(q, book)).strip()),
-                    _inert(str(fields.fragment(q.key_points, book)).strip()),
-                    _inert(str(fields.fragment(q.answer, book)).strip()),
+                    str(fields.question(q, book)).strip(),
+                    str(fields.fragment(q.key_points, book)).strip(),
+                    str(fields.fragment(q.answer, book)).strip(),
                     str(fields.references(q, book)).strip(),
                     str(fields.related(q, book)).strip(),
-                    topic.title_text,
+                    # Fields are HTML: the plain title's "<" (written "&lt;" in the source) stays text.
+                    html.escape(topic.title_text, quote=False),
                     labels["difficulties"][q.difficulty] if q.difficulty else "",
-                ],
+                )],
                 tags=[f"topic::{topic.id}", *([f"difficulty::{q.difficulty}"] if q.difficulty else []), *q.tags],
                 guid=note_guid(book, q.id),
                 due=q.number,
