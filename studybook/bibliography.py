@@ -115,8 +115,13 @@ def load(path: Path, problems: Problems, seen_keys: set[str] | None = None,
         problems.add(Location(shown, line), f"malformed YAML: {exc.problem}",
                      "fix the YAML syntax (indentation, quotes around titles with ':')")
         return {}
-    except yaml.YAMLError as exc:  # libyaml's reader errors (a NUL, U+FFFE) carry no mark
-        problems.add(Location(shown, 1), f"malformed YAML: {exc}", "remove the character the message names")
+    except yaml.reader.ReaderError as exc:  # libyaml's: a NUL or U+FFFE, at a character offset, not a mark
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problems.add(Location(shown, text[: exc.position].count("\n") + 1),
+                     f"the character U+{character:04X} is not allowed in YAML", "delete it")
+        return {}
+    except yaml.YAMLError as exc:
+        problems.add(Location(shown, 1), f"malformed YAML: {str(exc)[:200]}", "fix the YAML syntax")
         return {}
     entries = [] if entries is None else entries
     if not isinstance(entries, list):

@@ -436,6 +436,8 @@ def _raster_problem(data: bytes, media_type: str) -> str:
                 if img.width * img.height > MAX_PIXELS:
                     return f"{img.width} × {img.height} pixels is more than {MAX_PIXELS // 1_000_000} million"
                 img.load()
+    except PILImage.UnidentifiedImageError:
+        return "the data after its first bytes is not an image"
     except Exception as exc:  # Pillow raises many types on broken files
         return f"{type(exc).__name__}: {exc}"[:160]
     return ""

@@ -361,14 +361,17 @@ class _Reader:
                 self.problems.add(self.loc(n), f"invisible control character U+{ord(bad.group()):04X} in the text",
                                   "delete it (control and bidirectional-override characters can hide or "
                                   "reorder what a reader sees)")
-        glyphs.check_lines(self.path, text.split("\n"), self.problems)
+        # A control character is reported above; it is not also a character without a glyph.
+        glyphs.check_lines(self.path, [CONTROL.sub("", line) for line in text.split("\n")], self.problems)
         _, nodes = self.split(text)
         # Syntax first: a block that failed to parse would otherwise cascade into "missing" reports.
         self.problems.raise_if_any()
         front = self.front
         if "translation_of" in front.fields:
             return self.read_translation(nodes)
-        self.ctx.language = str(front.fields.get("language") or "en")
+        # The language also names cached figure files: only a valid tag may reach a file name.
+        language = str(front.fields.get("language") or "en")
+        self.ctx.language = language if LANGUAGE.match(language) else "en"
         self.unknown_fields(front, BOOK_FIELDS, "the front matter")
         book_id = self.str_field(front, "book")
         if book_id and not ID.match(book_id):
@@ -390,6 +393,9 @@ class _Reader:
             else:
                 refs = bibliography.load(bib_path, self.problems, self.bib_keys,
                                          named_at=self.at(front, "bibliography"))
+                if not self.bib_keys:
+                    # The file could not be read at all: every citation would be reported too.
+                    self.problems.raise_if_any()
 
         sections: list[Section] = []
         topics: list[dict] = []

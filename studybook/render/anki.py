@@ -94,7 +94,7 @@ def render(book: Book, options: Options) -> bytes:
         deck = genanki.Deck(
             stable_id(*_namespace(book), topic.id),
             f"{_deck_part(book.title)}::{topic.number:02d} {_deck_part(topic.title_text)}",
-            description=str(fields.deck_description(topic, book)).strip(),
+            description=_inert(str(fields.deck_description(topic, book)).strip()),
         )
         for q in topic.questions:
             deck.add_note(genanki.Note(
