@@ -41,6 +41,10 @@ class Case:
     sanitised: tuple[tuple[str, str], ...] = ()  # (artifact part, exact text it must contain)
     absent: tuple[str, ...] = ()  # text the artifact part must not contain
     isolated: bool = False  # run in a subprocess with a timeout (may block or use much memory)
+    env: tuple[tuple[str, str], ...] = ()  # environment variables for the build
+    args: tuple[str, ...] = ()  # more command-line arguments
+    future: str = ""  # a file under content/ dated in the year 2200
+    message: str = ""  # an exact line of stderr that is not a path:line problem
 
 
 def prose(new: str, *expected: str, **kw) -> Case:
@@ -228,6 +232,19 @@ CASES: list[Case] = [
     front("id: softmax\n", "id: attention\n",
           "handbook.md:{line-3}: duplicate question id 'attention' (first used at line 29) — ids must be unique and "
           "never reused", id="duplicate-question-id"),
+    prose("Spacing \\(\\,\\) only.",
+          "handbook.md:{line}: cannot draw formula '\\\\,': the formula draws nothing (only spacing or phantoms) — "
+          "simplify the formula or use standard LaTeX/AMS macros", id="formula-that-draws-nothing"),
+    # -- the command line and the clock -----------------------------------------------------------
+    Case("source-date-epoch-after-2107", env=(("SOURCE_DATE_EPOCH", "99999999999"),),
+         message="build.py: error: SOURCE_DATE_EPOCH=99999999999 is after 2107, the last date a zip file (the deck, "
+                 "the EPUB) can record"),
+    Case("file-dated-after-2107", future="references.yaml", env=(("SOURCE_DATE_EPOCH", ""),),
+         message="build.py: error: {content}/references.yaml is dated after 2107, the last date a zip file can "
+                 "record; give it the current time (touch it)"),
+    Case("paper-size-a5", args=("--paper", "a5"), exit_code=2,
+         message="build.py: error: argument --paper: invalid choice: 'a5' (choose from 'a4', 'letter') "
+                 "(see build.py --help)"),
     # -- made harmless rather than refused (exact sanitised output) -------------------------------
     prose("Numbers [sound:evil.mp3] and functions.", id="anki-sound-tag", target="anki", exit_code=0,
           sanitised=(("anki:Topic", "Maths"), ("anki:description:maths", "Numbers &#91;sound:evil.mp3] and")),

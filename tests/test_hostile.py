@@ -41,6 +41,8 @@ def prepare(case: Case, tmp_path: Path) -> tuple[Path, dict[str, int]]:
         lines.setdefault(name, text[: text.index(old)].count("\n") + 1)
         # surrogateescape: a case writes invalid UTF-8 as "\udcff" (the byte 0xFF).
         path.write_bytes(text.replace(old, new, 1).encode("utf-8", "surrogateescape"))
+    if case.future:
+        os.utime(content / case.future, (7_258_118_400, 7_258_118_400))  # 2200-01-01
     for name, kind in case.files:
         path = content / name
         if kind == "fifo":
@@ -68,9 +70,9 @@ def expected_lines(case: Case, content: Path, lines: dict[str, int]) -> list[str
 
 def run(case: Case, content: Path, out: Path) -> tuple[int, str]:
     source = case.source if case.source.startswith("/") else str(content / case.source)
-    args = [case.target, "--source", source, "--out", str(out)]
-    env = {"SOURCE_DATE_EPOCH": "1700000000"}
-    if case.isolated:
+    args = [case.target, "--source", source, "--out", str(out), *case.args]
+    env = {"SOURCE_DATE_EPOCH": "1700000000", **dict(case.env)}
+    if case.isolated or case.args:  # argparse exits the process
         proc = subprocess.run([sys.executable, str(ROOT / "build.py"), *args], cwd=ROOT, capture_output=True,
                               text=True, timeout=ISOLATED_TIMEOUT, env={**os.environ, **env})
         return proc.returncode, proc.stderr
@@ -142,6 +144,8 @@ def test_hostile_case(case: Case, tmp_path: Path):
     assert "Traceback" not in stderr, stderr[-3000:]
     assert code == case.exit_code, stderr[-3000:]
     assert problem_lines(stderr, content) == expected_lines(case, content, lines)
+    if case.message:
+        assert case.message.replace("{content}", str(content)) in stderr.splitlines()
     if case.exit_code:
         # A refused book writes nothing, anywhere: not in --out, not beside it.
         assert not out.exists()
