@@ -16,7 +16,7 @@ import html
 import io
 import re
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,10 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
-from mdit_py_plugins.texmath.index import make_block_func, make_inline_func
+from mdit_py_plugins.texmath.index import make_block_func
 from mdit_py_plugins.texmath.index import rules as texmath_rules
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -77,8 +78,11 @@ MAX_BLOCK_DEPTH = 8
 # Elements inside each other in the sanitised HTML (raw <div>s included): deep enough for any
 # real answer (eight lists are sixteen levels), shallow enough for every renderer's recursion.
 MAX_HTML_DEPTH = 32
-_HTML_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>")
+_TAG_START = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
 MAX_PIXELS = 25_000_000  # an image larger than this is a decompression bomb, not an illustration
+# Elements whose end tag HTML lets an author leave out: unclosed, they do not nest.
+_OPTIONAL_END = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option",
+                           "colgroup", "rt", "rp", "optgroup", "caption"})
 _VOID = frozenset({"br", "hr", "img", "wbr", "col", "area", "input", "meta", "link", "source"})
 
 
@@ -123,14 +127,38 @@ def _parser() -> MarkdownIt:
         md.use(dollarmath_plugin, allow_space=False, allow_digits=False, allow_labels=False,
                double_inline=True)
         brackets = texmath_rules["brackets"]
-        inline = {**brackets["inline"][0], "name": "math_inline_bracket"}
         block = {**brackets["block"][1], "name": "math_block_bracket"}
-        md.inline.ruler.before("escape", "math_inline_bracket", make_inline_func(inline))  # type: ignore[arg-type]
+        md.inline.ruler.before("escape", "math_inline_bracket", _inline_bracket_math)
         md.block.ruler.before("fence", "math_block_bracket", make_block_func(block))  # type: ignore[arg-type]
         for name, rule in _RULES.items():
             md.add_render_rule(name, rule)
         _MD = md
     return _MD
+
+
+def _inline_bracket_math(state: StateInline, silent: bool) -> bool:
+    """`\\(…\\)`: what mdit-py-plugins' texmath rule does, in linear time.
+
+    Its regex copies the rest of the paragraph and scans it to the end at every `\\(` that is
+    never closed (50,000 of them took 42 s). Here the closing `\\)` is found with str.find, and a
+    search that failed is remembered: no later `\\(` of the same text can be closed either.
+    """
+    src, pos = state.src, state.pos
+    if not src.startswith("\\(", pos):
+        return False
+    failed = state.env.get("_unclosed_bracket_math")
+    if failed is not None and failed[0] is src and pos + 3 >= failed[1]:
+        return False
+    close = src.find("\\)", pos + 3)  # like the regex: at least one character inside
+    if close < 0:
+        state.env["_unclosed_bracket_math"] = (src, pos + 3)
+        return False
+    if not silent:
+        token = state.push("math_inline_bracket", "math", 0)
+        token.content = src[pos + 2:close]
+        token.markup = "\\("
+    state.pos = close + 2
+    return True
 
 
 # -- render rules: typed parts become placeholders ----------------------------------------------
@@ -500,8 +528,12 @@ def to_fragment(text: str, start_line: int, path: str, ctx: Context, *, inline: 
     if _too_deep(tokens, env):
         return Fragment(())
     rendered = md.renderer.render(tokens, md.options, env)
-    clean = sanitize(rendered).strip()
-    depth = html_depth(clean)
+    # Before the sanitiser too: html5ever takes quadratic time on deep nesting (80,000 raw <div>s
+    # took 70 s). Unclosed tags count here, so the bound is looser than the exact one below.
+    depth = html_depth(rendered, skip=_OPTIONAL_END)
+    if depth <= 4 * MAX_HTML_DEPTH:
+        clean = sanitize(rendered).strip()
+        depth = html_depth(clean)
     if depth > MAX_HTML_DEPTH:
         ctx.problems.add(env["loc"](start_line), f"HTML elements nested {depth} deep",
                          f"nest at most {MAX_HTML_DEPTH} elements (lists, quotes, <div>s) inside each other")
@@ -526,13 +558,30 @@ def _too_deep(tokens: list[Token], env: dict) -> bool:
     return False
 
 
-def html_depth(markup: str) -> int:
-    """How deep elements nest in (sanitised, hence balanced) HTML."""
+def _tags(markup: str) -> Iterator[tuple[int, int, bool, str, bool]]:
+    """(start, end, is_end_tag, name, self_closing) of each tag, in linear time: the end of a tag
+    is found with str.find, and a "<" inside a tag already found is not a new tag."""
+    pos = 0
+    for m in _TAG_START.finditer(markup):
+        if m.start() < pos:
+            continue
+        end = markup.find(">", m.end())
+        if end < 0:
+            return
+        pos = end + 1
+        yield m.start(), pos, bool(m.group(1)), m.group(2).lower(), markup[end - 1] == "/"
+
+
+def html_depth(markup: str, skip: frozenset[str] = frozenset()) -> int:
+    """How deep elements nest in HTML (exact for sanitised HTML, which is balanced); tags in
+    `skip` are not counted."""
     depth = deepest = 0
-    for m in _HTML_TAG.finditer(markup):
-        if m.group(1):
-            depth -= 1
-        elif m.group(2).lower() not in _VOID and not m.group(0).endswith("/>"):
+    for _, _, closing, name, self_closing in _tags(markup):
+        if name in _VOID or name in skip or self_closing:
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+        else:
             depth += 1
             deepest = max(deepest, depth)
     return deepest
@@ -542,14 +591,12 @@ def _outside_code(markup: str) -> str:
     """The text of sanitised HTML outside <code> and <pre>, which MathJax leaves alone."""
     out, depth = [], 0
     pos = 0
-    for m in _HTML_TAG.finditer(markup):
+    for start, end, closing, name, _ in _tags(markup):
         if depth == 0:
-            out.append(markup[pos:m.start()])
-        name = m.group(2).lower()
+            out.append(markup[pos:start])
         if name in ("code", "pre"):
-            depth += -1 if m.group(1) else 1
-            depth = max(depth, 0)
-        pos = m.end()
+            depth = max(depth + (-1 if closing else 1), 0)
+        pos = end
     if depth == 0:
         out.append(markup[pos:])
     return html.unescape("".join(out))

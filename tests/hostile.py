@@ -228,6 +228,11 @@ CASES: list[Case] = [
     prose("<div>" * 1000 + "x" + "</div>" * 1000,
           "handbook.md:{line}: HTML elements nested 1000 deep — nest at most 32 elements (lists, quotes, <div>s) "
           "inside each other", id="divs-1000-deep"),
+    # Linear time: each of these took minutes when a scan restarted at every opening.
+    # (An unclosed "\\(" is Markdown's escaped parenthesis: 50,000 of them are plain text.)
+    prose("\\(" * 50_000, id="50000-unclosed-math-openings", isolated=True, exit_code=0),
+    prose("<div>\n" * 100_000, "handbook.md:{line}: HTML elements nested 100000 deep — nest at most 32 elements "
+          "(lists, quotes, <div>s) inside each other", id="100000-raw-div-lines", isolated=True),
     # -- identity ---------------------------------------------------------------------------------
     front("id: softmax\n", "id: attention\n",
           "handbook.md:{line-3}: duplicate question id 'attention' (first used at line 29) — ids must be unique and "
