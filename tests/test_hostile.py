@@ -8,6 +8,7 @@ in-process, which saves a second of start-up per case.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -158,3 +159,44 @@ def test_hostile_case(case: Case, tmp_path: Path):
         everything = "\n".join(v for k, v in parts.items() if k != "anki:deck")
         for text in case.absent:
             assert text not in everything
+
+
+# -- what the PDF renderer says about content it cannot lay out -----------------------------------
+
+
+def _weasyprint_error(message: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord("weasyprint", logging.ERROR, "images.py", 1, message, args, None)
+
+
+def test_an_image_the_pdf_cannot_load_is_blamed_on_its_line_with_the_real_reason(mini_book: Path):
+    from weasyprint.images import ImageLoadingError
+
+    from studybook.reader import read_book
+    from studybook.render import Options, pdf
+
+    book = read_book(mini_book)
+    (name,) = [n for n in book.images if n.startswith("grid")]
+    try:
+        try:
+            raise ValueError("unclosed token at line 3")
+        except ValueError as cause:
+            raise ImageLoadingError from cause  # as WeasyPrint raises it: no message of its own
+    except ImageLoadingError as exc:
+        error = exc
+    record = _weasyprint_error("Failed to load image at %r: %s", f"studybook://image/{name}", error)
+    (problem,) = pdf._log_problems([record], book, Options(build_time=0))
+    assert str(problem) == (f"{book.path}:61: the PDF cannot show image 'images/grid.svg': ValueError: unclosed "
+                            "token at line 3 — check that the file is a valid PNG, JPEG, GIF or SVG")
+
+
+def test_a_layout_error_is_not_blamed_on_the_templates(mini_book: Path):
+    from studybook.reader import read_book
+    from studybook.render import Options, pdf
+
+    book = read_book(mini_book)
+    record = _weasyprint_error("No anchor #%s for internal URI reference", "nowhere")
+    (problem,) = pdf._log_problems([record], book, Options(build_time=0))
+    assert str(problem) == (f"{book.path}:1: the PDF cannot be laid out: No anchor #nowhere for internal URI "
+                            "reference — simplify the content the message names; if the book looks right, report "
+                            "it as a studybook bug")
+    assert "templates" not in str(problem)
