@@ -255,6 +255,18 @@ PAYLOADS = [
 ]
 
 
+HOSTILE_REFERENCE = """
+- id: hostile2024
+  type: webpage
+  title: "<img src=https://evil.example/px.png onerror=alert(1)> [sound:evil.mp3]"
+  author:
+    - {family: "<script>alert(1)</script>", given: "<b onclick=x()>"}
+  issued: {date-parts: [[2024]]}
+  container-title: "<style>@import url(https://evil.example/x.css)</style>"
+  URL: "https://example.com/\\"><script>alert(1)</script>"
+"""
+
+
 def hostile_chapter() -> str:
     accepted = [new for case in CASES if case.exit_code == 0
                 for (name, old, new) in case.edits if name == "handbook.md" and old == PARAGRAPH]
@@ -262,7 +274,8 @@ def hostile_chapter() -> str:
     return (
         "\n\n# Hostile :: input &lt;img src=x onerror=alert(1)&gt;\n\n```yaml\ntopic: hostile\nkey_papers: []\n```\n\n"
         f"{body}\n\n## What does [sound:evil.mp3] the sanitiser keep?\n\n```yaml\nid: sanitiser\n```\n\n"
-        f"### Key points\n\n[anki:tts lang=en_US]spoken[/anki:tts] and {PAYLOADS[0]}\n\n### Answer\n\n{body}\n"
+        f"### Key points\n\n[anki:tts lang=en_US]spoken[/anki:tts] and {PAYLOADS[0]} [@hostile2024]\n\n"
+        f"### Answer\n\n{body}\n"
     )
 
 
@@ -271,7 +284,12 @@ def hostile_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("hostile-book")
     shutil.copytree(FIXTURES / "mini", root / "content")
     source = root / "content" / "handbook.md"
-    source.write_text(source.read_text(encoding="utf-8") + hostile_chapter(), encoding="utf-8")
+    text = source.read_text(encoding="utf-8").replace(
+        "title: Mini Question Bank", "title: \"Mini <script>alert(1)</script> Bank\"").replace(
+        "authors: [Test Author]", "authors: [\"Test <img src=https://evil.example/px.png onerror=alert(1)>\"]")
+    source.write_text(text + hostile_chapter(), encoding="utf-8")
+    with (root / "content" / "references.yaml").open("a", encoding="utf-8") as bib:
+        bib.write(HOSTILE_REFERENCE)
     proc = run_build("all", "--source", str(source), "--out", str(root / "dist"),
                      env={"SOURCE_DATE_EPOCH": HANDBOOK_EPOCH})
     assert proc.returncode == 0, proc.stderr
@@ -334,6 +352,9 @@ def test_the_hostile_book_keeps_its_text_and_clicked_links(hostile_dist: Path):
     """Sanitising removes the active parts, not the words or the links a reader clicks."""
     with zipfile.ZipFile(next(hostile_dist.glob("*.epub"))) as zf:
         chapter = zf.read("OEBPS/chapter-03.xhtml").decode("utf-8")
+        bibliography = zf.read("OEBPS/bibliography.xhtml").decode("utf-8")
+    # Text from the bibliography is text, whatever it looks like.
+    assert "&lt;img src=https://evil.example/px.png onerror=alert(1)&gt;" in bibliography
     assert '<a href="https://arxiv.org/abs/1706.03762">a paper, clicked</a>' in chapter
     assert "<span class=\"x\" lang=\"en\">span</span>" in chapter
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in chapter  # the code sample, as text
