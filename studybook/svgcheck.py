@@ -61,8 +61,9 @@ def problem(data: bytes) -> str:
             found = _css_problem("".join(el.itertext()))
             if found:
                 return f"it has {found}"
-        if tag in ("set", "animate") and _local(el.get("attributeName", "")).lower() in ("href", "src"):
-            return f"it has an <{tag}> that changes a link"
+        target = el.get("attributeName", "").rsplit(":", 1)[-1].lower()  # "xlink:href" too
+        if tag in ("set", "animate") and (target in ("href", "src") or target.startswith("on")):
+            return f"it has <{tag} attributeName=\"{el.get('attributeName')}\">, which changes a link or handler"
         for name, value in el.attrib.items():
             attr = _local(name)
             if attr.lower().startswith("on"):

@@ -145,6 +145,9 @@ CASES: list[Case] = [
               "it has a <!DOCTYPE …> declaration (entities can expand without bound)",
               prolog='<!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">]>\n'),
     svg_image("svg-foreign-object", "<foreignObject><p>hi</p></foreignObject>", "it has a <foreignObject> element"),
+    svg_image("svg-animation-sets-a-link",
+              '<image width="1" height="1"><set attributeName="xlink:href" to="https://tracker.example/px.png"/></image>',
+              'it has <set attributeName="xlink:href">, which changes a link or handler'),
     svg_image("svg-css-import", "<style>@import url(https://e.com/x.css);</style>", "it has a stylesheet @import"),
     # -- links, whatever their attribute order ----------------------------------------------------
     prose('<a title="t" href="#missing">x</a>',
