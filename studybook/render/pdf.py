@@ -254,7 +254,7 @@ def _log_problems(records: list[logging.LogRecord], book: Book, options: Options
         elif record.levelno >= logging.ERROR:
             errors.setdefault(message, record)
         else:
-            options.problems.warn(Location("templates/pdf/book.html.j2", 1), f"PDF layout: {message}")
+            options.problems.warn(Location(book.path, 1), f"PDF layout: {message[:200]}")
     problems = missing_glyph_problems(book, "".join(missing))
     for message, record in errors.items():
         image = next((img for name, img in book.images.items() if f"studybook://image/{name}" in message), None)
