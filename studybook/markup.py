@@ -460,14 +460,14 @@ def _raster_problem(data: bytes, media_type: str) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-            with PILImage.open(io.BytesIO(data)) as img:
+            with PILImage.open(io.BytesIO(data), formats=[media_type.split("/")[1].upper()]) as img:
                 if img.width * img.height > MAX_PIXELS:
                     return f"{img.width} × {img.height} pixels is more than {MAX_PIXELS // 1_000_000} million"
                 img.load()
-    except PILImage.UnidentifiedImageError:
-        return "the data after its first bytes is not an image"
-    except Exception as exc:  # Pillow raises many types on broken files
-        return f"{type(exc).__name__}: {exc}"[:160]
+    except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError):
+        return f"it would decode to more than {MAX_PIXELS // 1_000_000} million pixels"
+    except Exception:  # Pillow raises many types, and words them by what it happened to read
+        return "the data after its first bytes cannot be decoded (the file is cut short or corrupt)"
     return ""
 
 

@@ -127,8 +127,13 @@ CASES: list[Case] = [
           "handbook.md:{line}: image 'images/text.png' is not a valid PNG file — export the image again, or fix "
           "its file extension", id="text-file-named-png", files=(("images/text.png", b"hello, I am text\n"),)),
     prose("![x](images/cut.png)",
-          "handbook.md:{line}: image 'images/cut.png' cannot be read as PNG: the data after its first bytes is "
-          "not an image — export the image again", id="png-cut-short", files=(("images/cut.png", PNG_1PX[:40]),)),
+          "handbook.md:{line}: image 'images/cut.png' cannot be read as PNG: the data after its first bytes "
+          "cannot be decoded (the file is cut short or corrupt) — export the image again", id="png-cut-short",
+          files=(("images/cut.png", PNG_1PX[:40]),)),
+    prose("![x](images/cut.png)",
+          "handbook.md:{line}: image 'images/cut.png' cannot be read as PNG: the data after its first bytes "
+          "cannot be decoded (the file is cut short or corrupt) — export the image again",
+          id="png-pixel-data-cut-short", files=(("images/cut.png", PNG_1PX[:-16]),)),
     prose("![x](images/pipe.png)",
           "handbook.md:{line}: image 'images/pipe.png' is a named pipe (FIFO), not a regular file — name an "
           "image file of a sensible size", id="image-is-a-fifo", files=(("images/pipe.png", "fifo"),),
