@@ -456,7 +456,10 @@ def _raster_problem(data: bytes, media_type: str) -> str:
     import warnings
 
     from PIL import Image as PILImage
+    from PIL import ImageFile
 
+    # WeasyPrint sets this process-wide when imported; the check must not depend on import order.
+    tolerant, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -468,6 +471,8 @@ def _raster_problem(data: bytes, media_type: str) -> str:
         return f"it would decode to more than {MAX_PIXELS // 1_000_000} million pixels"
     except Exception:  # Pillow raises many types, and words them by what it happened to read
         return "the data after its first bytes cannot be decoded (the file is cut short or corrupt)"
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = tolerant
     return ""
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PNG_1PX = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c63f8cfc0f01f0005050201a5d3a2b80000000049454e44ae426082")
+PNG_1PX = bytes.fromhex(  # one red pixel, as Pillow writes it
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63f8cfc0f01f00050001ff89993d1d0000000049454e44ae426082")
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" width="10" height="10">{}</svg>'
 FIX_LINK = "link to https://…, mailto:… or #question-id"
 FIX_CONTROL = ("delete it (control and bidirectional-override characters can hide or reorder what a "
@@ -133,7 +133,7 @@ CASES: list[Case] = [
     prose("![x](images/cut.png)",
           "handbook.md:{line}: image 'images/cut.png' cannot be read as PNG: the data after its first bytes "
           "cannot be decoded (the file is cut short or corrupt) — export the image again",
-          id="png-pixel-data-cut-short", files=(("images/cut.png", PNG_1PX[:-16]),)),
+          id="png-pixel-data-cut-short", files=(("images/cut.png", PNG_1PX[:-24]),)),
     prose("![x](images/pipe.png)",
           "handbook.md:{line}: image 'images/pipe.png' is a named pipe (FIFO), not a regular file — name an "
           "image file of a sensible size", id="image-is-a-fifo", files=(("images/pipe.png", "fifo"),),
