@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from . import inputs
 from .diagnostics import Location, Problems, display_path
 from .model import Reference
 
@@ -25,16 +27,42 @@ _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _LineLoader(_Base):  # type: ignore[valid-type,misc]
-    """SafeLoader that records the 1-based line of every mapping under '__line__'."""
+    """SafeLoader that records the 1-based line of every mapping under '__line__', refuses
+    aliases and reports numbers too large to convert at their line."""
+
+    def construct_object(self, node, deep=False):
+        # libyaml composes an alias as the very node it names: meeting a node twice is an alias.
+        # Refused because nine nested aliases expand to gigabytes once anything prints them.
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed here",
+                                                    node.start_mark)
+        return super().construct_object(node, deep=deep)
 
     def construct_mapping(self, node, deep=False):
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
 
+    def construct_yaml_int(self, node):
+        return checked_int(self, node)
+
+
+def checked_int(loader: Any, node: yaml.ScalarNode) -> int:
+    """An integer, or a YAML error at its line when it has too many digits for Python to convert."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the number {node.value[:20]}… is too large ({len(node.value)} digits)",
+            node.start_mark) from None
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _LineLoader.construct_yaml_int)
+
 
 def _name(person: object) -> tuple[str, str] | None:
-    if not isinstance(person, dict):
+    if not isinstance(person, dict) or not all(isinstance(person.get(k) or "", str)
+                                               for k in ("literal", "family", "given")):
         return None
     if person.get("literal"):
         literal = str(person["literal"]).strip()
@@ -52,38 +80,57 @@ def _year(issued: object) -> int | None:
         if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
             try:
                 return int(parts[0][0])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # a list, text, .nan or .inf
                 return None
     return None
 
 
-def load(path: Path, problems: Problems, seen_keys: set[str] | None = None) -> dict[str, Reference]:
+def load(path: Path, problems: Problems, seen_keys: set[str] | None = None,
+         named_at: Location | None = None) -> dict[str, Reference]:
     """Valid entries by key; every key written in the file, valid or not, is added to `seen_keys`
-    so that one broken entry is reported once, not again at every place that cites it."""
+    so that one broken entry is reported once, not again at every place that cites it.
+    `named_at` is where the source names the file, blamed when the file cannot be read."""
     seen_keys = set() if seen_keys is None else seen_keys
     shown = display_path(path)
+    named_at = named_at or Location(shown, 1)
+    fix = "check the 'bibliography' path in the front matter"
     try:
-        text = path.read_text(encoding="utf-8")
+        data = inputs.read_bytes(path, inputs.BIBLIOGRAPHY_LIMIT)
+    except inputs.InputError as exc:
+        problems.add(named_at, f"the bibliography {path.name!r} {exc}", fix)
+        return {}
     except OSError as exc:
-        problems.add(Location(shown, 1), f"cannot read the bibliography ({exc.strerror})",
-                     "check the 'bibliography' path in the front matter")
+        problems.add(named_at, f"cannot read the bibliography {path.name!r} ({exc.strerror})", fix)
         return {}
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.add(Location(shown, data[: exc.start].count(b"\n") + 1),
+                     f"the bibliography is not valid UTF-8 (byte 0x{data[exc.start]:02X})", "save it as UTF-8")
+        return {}
+    try:
+        entries = yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         problems.add(Location(shown, line), f"malformed YAML: {exc.problem}",
                      "fix the YAML syntax (indentation, quotes around titles with ':')")
         return {}
-    if data is None:
-        data = []
-    if not isinstance(data, list):
+    except yaml.reader.ReaderError as exc:  # libyaml's: a NUL or U+FFFE, at a character offset, not a mark
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problems.add(Location(shown, text[: exc.position].count("\n") + 1),
+                     f"the character U+{character:04X} is not allowed in YAML", "delete it")
+        return {}
+    except yaml.YAMLError as exc:
+        problems.add(Location(shown, 1), f"malformed YAML: {str(exc)[:200]}", "fix the YAML syntax")
+        return {}
+    entries = [] if entries is None else entries
+    if not isinstance(entries, list):
         problems.add(Location(shown, 1), "the bibliography must be a YAML list of entries",
                      "start each entry with '- id: …'")
         return {}
 
     refs: dict[str, Reference] = {}
-    for entry in data:
+    for entry in entries:
         if not isinstance(entry, dict):
             problems.add(Location(shown, 1), "a bibliography entry is not a mapping",
                          "write each entry as '- id: …' followed by its fields")
@@ -106,6 +153,7 @@ def load(path: Path, problems: Problems, seen_keys: set[str] | None = None) -> d
             continue
         title = str(entry.get("title") or "").strip()
         raw_names = entry.get("author") or []
+        raw_names = raw_names if isinstance(raw_names, list) else [None]  # `author: 5` lacks an author
         # CSL's "others" (BibTeX's "and others") says the list goes on: print "et al.".
         partial = isinstance(raw_names, list) and any(
             isinstance(p, dict) and str(p.get("literal", "")).strip().lower() == "others" for p in raw_names)

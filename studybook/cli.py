@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from . import figures, mathsvg, notelock
 from .diagnostics import BuildError, Problem, Problems, display_path, ordered
@@ -28,13 +29,26 @@ def build_time(book_source: Path) -> int:
     """
     sde = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if sde:
-        if not sde.isdigit():
-            raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {sde!r}")
+        if not sde.isdigit() or len(sde) > 12:
+            raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {sde[:20]!r}")
+        if int(sde) > LATEST_TIME:
+            raise ValueError(f"SOURCE_DATE_EPOCH={sde} is after 2107, the last date a zip file (the deck, "
+                             "the EPUB) can record")
         return int(sde)
     root = book_source.parent
     # Not the note locks: the build writes them, and they are not content.
-    times = [p.stat().st_mtime for p in root.rglob("*") if p.is_file() and not p.name.endswith(notelock.SUFFIX)]
-    return int(max(times, default=book_source.stat().st_mtime))
+    times = {p: p.stat().st_mtime for p in root.rglob("*")
+             if p.is_file() and not p.name.endswith(notelock.SUFFIX)}
+    newest = max(times, key=lambda p: times[p], default=book_source)
+    when = times.get(newest, book_source.stat().st_mtime)
+    if when > LATEST_TIME:
+        raise ValueError(f"{display_path(newest)} is dated after 2107, the last date a zip file can record; "
+                         "give it the current time (touch it)")
+    return int(when)
+
+
+# 2107-12-31 23:59:59 UTC: the zip entries of the deck and the EPUB record dates up to this one.
+LATEST_TIME = 4_354_819_199
 
 
 def cache_dir() -> Path:
@@ -44,8 +58,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "studybook"
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other error, instead of the usage text; `--help` still shows it.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="build.py",
         description="Build the Anki deck, PDF and EPUB of a Markdown question bank.",
     )

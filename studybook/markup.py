@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import re
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,17 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
-from mdit_py_plugins.texmath.index import make_block_func, make_inline_func
+from mdit_py_plugins.texmath.index import make_block_func
 from mdit_py_plugins.texmath.index import rules as texmath_rules
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from . import figures, mathtex
+from . import figures, inputs, mathtex, svgcheck
 from .diagnostics import Location, Problems
 from .model import Cite, Fragment, Image, ImageRef, Math, Part, XRef
 
@@ -62,8 +64,26 @@ _PART, _END, _XREF, _XREF_END = "\ue000", "\ue001", "\ue002", "\ue003"
 RESERVED_CHARS = re.compile("[\ue000-\ue003]")
 _PLACEHOLDER = re.compile(f"{_PART}(\\d+){_END}|{_XREF}(\\d+){_END}|{_XREF_END}")
 _CITE = re.compile(r"\[(@[\w:.-]+(?:\s*;\s*@[\w:.-]+)*)\]")
-_RAW_IMG = re.compile(r"<img\b[^>]*>", re.I)
-_RAW_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+# The raw-HTML tags the build looks at itself; the end of each is found with str.find, so a
+# megabyte of "<img" without a ">" is scanned once, not once per "<img" (as `<img[^>]*>` would).
+_RAW_TAG = re.compile(r"<(img|a)(?![\w-])|</a\s*>", re.I)
+# An attribute starts after a character that cannot be part of its name: one attempt per name.
+_RAW_ATTR = re.compile(r"""(?<![\w-])([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+# Anki typesets \(…\) and \[…\] wherever they stand in a field's text: written as text (an escaped
+# "\\(" in Markdown) they would be a formula that skipped the formula check.
+_LITERAL_MATH = re.compile(r"\\[(\[]")
+# Lists and quotes inside each other; markdown-it silently drops what lies deeper than its own
+# recursion guard (about ten lists), so the build stops well before that, at the line.
+MAX_BLOCK_DEPTH = 8
+# Elements inside each other in the sanitised HTML (raw <div>s included): deep enough for any
+# real answer (eight lists are sixteen levels), shallow enough for every renderer's recursion.
+MAX_HTML_DEPTH = 32
+_TAG_START = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+MAX_PIXELS = 25_000_000  # an image larger than this is a decompression bomb, not an illustration
+# Elements whose end tag HTML lets an author leave out: unclosed, they do not nest.
+_OPTIONAL_END = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option",
+                           "colgroup", "rt", "rp", "optgroup", "caption"})
+_VOID = frozenset({"br", "hr", "img", "wbr", "col", "area", "input", "meta", "link", "source"})
 
 
 @dataclass
@@ -107,14 +127,38 @@ def _parser() -> MarkdownIt:
         md.use(dollarmath_plugin, allow_space=False, allow_digits=False, allow_labels=False,
                double_inline=True)
         brackets = texmath_rules["brackets"]
-        inline = {**brackets["inline"][0], "name": "math_inline_bracket"}
         block = {**brackets["block"][1], "name": "math_block_bracket"}
-        md.inline.ruler.before("escape", "math_inline_bracket", make_inline_func(inline))  # type: ignore[arg-type]
+        md.inline.ruler.before("escape", "math_inline_bracket", _inline_bracket_math)
         md.block.ruler.before("fence", "math_block_bracket", make_block_func(block))  # type: ignore[arg-type]
         for name, rule in _RULES.items():
             md.add_render_rule(name, rule)
         _MD = md
     return _MD
+
+
+def _inline_bracket_math(state: StateInline, silent: bool) -> bool:
+    """`\\(…\\)`: what mdit-py-plugins' texmath rule does, in linear time.
+
+    Its regex copies the rest of the paragraph and scans it to the end at every `\\(` that is
+    never closed (50,000 of them took 42 s). Here the closing `\\)` is found with str.find, and a
+    search that failed is remembered: no later `\\(` of the same text can be closed either.
+    """
+    src, pos = state.src, state.pos
+    if not src.startswith("\\(", pos):
+        return False
+    failed = state.env.get("_unclosed_bracket_math")
+    if failed is not None and failed[0] is src and pos + 3 >= failed[1]:
+        return False
+    close = src.find("\\)", pos + 3)  # like the regex: at least one character inside
+    if close < 0:
+        state.env["_unclosed_bracket_math"] = (src, pos + 3)
+        return False
+    if not silent:
+        token = state.push("math_inline_bracket", "math", 0)
+        token.content = src[pos + 2:close]
+        token.markup = "\\("
+    state.pos = close + 2
+    return True
 
 
 # -- render rules: typed parts become placeholders ----------------------------------------------
@@ -149,19 +193,43 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _xref(href: str, loc: Location, env: dict) -> str:
+    env["xrefs"].append((urllib.parse.unquote(href[1:]), loc))
+    return f"{_XREF}{len(env['xrefs']) - 1}{_END}"
+
+
+def _bad_link(href: str, loc: Location, env: dict) -> bool:
+    """Report a link that is neither absolute nor a `#id` in the book.
+
+    A relative address ("../x", "notes.html", "%20javascript:…") points at a file no output
+    contains, and readers resolve it differently. An absolute one is left to the sanitiser, which
+    keeps http, https and mailto and drops the address of any other scheme (javascript:, data:).
+    """
+    try:
+        scheme = urllib.parse.urlsplit(href).scheme.lower()
+    except ValueError:  # "http://[" and the like
+        scheme = ""
+    if (href.startswith("#") and len(href) > 1) or scheme:
+        return False
+    env["ctx"].problems.add(loc, f"link to {_short(href, 60)!r} is not a web address or a question",
+                            "link to https://…, mailto:… or #question-id")
+    return True
+
+
 def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict) -> str:
     token = tokens[idx]
     href = str(token.attrGet("href") or "")
+    loc = env["loc"](token.meta.get("line", 0))
+    env.setdefault("links", []).append(href.startswith("#") and len(href) > 1)
     if href.startswith("#") and len(href) > 1:
-        env["xrefs"].append((urllib.parse.unquote(href[1:]), env["loc"](token.meta.get("line", 0))))
-        env["in_xref"] = True
-        return f"{_XREF}{len(env['xrefs']) - 1}{_END}"
+        return _xref(href, loc, env)
+    _bad_link(href, loc, env)
     return self.renderToken(tokens, idx, options, env)
 
 
 def _link_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict) -> str:
-    if env.get("in_xref"):
-        env["in_xref"] = False
+    links = env.setdefault("links", [])
+    if links and links.pop():
         return _XREF_END
     return self.renderToken(tokens, idx, options, env)
 
@@ -187,20 +255,53 @@ def _image_part(src: str, alt: str, title: str, figure: bool, loc: Location, env
 
 
 def _raw_html(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:
-    """Raw HTML passes to the sanitiser, except <img>, which is checked like a Markdown image."""
+    """Raw HTML passes to the sanitiser, except what the build must see for itself: <img> is
+    checked like a Markdown image, and <a href> like a Markdown link (a "#id" becomes a link to
+    that question), whatever the order of the attributes."""
     token = tokens[idx]
-    loc = env["loc"](token.meta.get("line", 0))
-
-    def lift(m: re.Match) -> str:
+    content = token.content
+    first = token.meta.get("line", 0)
+    links: list[bool] = env.setdefault("links", [])
+    out: list[str] = []
+    pos = 0
+    for m in _RAW_TAG.finditer(content):
+        if m.start() < pos:
+            continue  # inside a tag already handled
+        loc = env["loc"](first + content.count("\n", 0, m.start()))
+        out.append(content[pos:m.start()])
+        if m.group(1) is None:  # </a>
+            out.append(_XREF_END if links and links.pop() else m.group(0))
+            pos = m.end()
+            continue
+        end = content.find(">", m.end())
+        if end < 0:
+            out.append(content[m.start():])
+            pos = len(content)
+            break
         attrs = {k.lower(): html.unescape(a if a is not None else b if b is not None else c)
-                 for k, a, b, c in _RAW_ATTR.findall(m.group(0))}
-        return _image_part(attrs.get("src", ""), attrs.get("alt", ""), attrs.get("title", ""), False, loc, env)
-
-    return _RAW_IMG.sub(lift, token.content)
+                 for k, a, b, c in _RAW_ATTR.findall(content, m.end(), end)}
+        pos = end + 1
+        if m.group(1).lower() == "img":
+            out.append(_image_part(urllib.parse.unquote(attrs.get("src", "")), attrs.get("alt", ""),
+                                   attrs.get("title", ""), False, loc, env))
+            continue
+        href = attrs.get("href")
+        lifted = href is not None and href.startswith("#") and len(href) > 1
+        links.append(lifted)
+        if lifted:
+            out.append(_xref(str(href), loc, env))
+        elif href is not None and _bad_link(href, loc, env):
+            out.append("<a>")
+        else:
+            out.append(content[m.start():pos])
+    out.append(content[pos:])
+    return "".join(out)
 
 
 def _text(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict) -> str:
     token = tokens[idx]
+    if _LITERAL_MATH.search(token.content):
+        _literal_math(env["loc"](token.meta.get("line", 0)), env)
     out, pos = [], 0
     for m in _CITE.finditer(token.content):
         out.append(escapeHtml(token.content[pos:m.start()]))
@@ -209,6 +310,13 @@ def _text(self: Any, tokens: Sequence[Token], idx: int, _options: Any, env: dict
         pos = m.end()
     out.append(escapeHtml(token.content[pos:]))
     return "".join(out)
+
+
+def _literal_math(loc: Location, env: dict) -> None:
+    if not env.get("literal_math"):
+        env["literal_math"] = True
+        env["ctx"].problems.add(loc, "a math delimiter \\( or \\[ written as text (Anki would typeset it as an "
+                                "unchecked formula)", "write the formula as \\(…\\), or put the characters in `code`")
 
 
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
@@ -310,20 +418,62 @@ def _load_image(src: str, ctx: Context, loc: Location) -> str | None:
         return None
     if path in ctx._by_source:
         return ctx._by_source[path]
-    if not path.is_file():
+    try:
+        data = inputs.read_bytes(path, inputs.IMAGE_LIMIT)
+    except FileNotFoundError:
         ctx.problems.add(loc, f"missing image {src!r}", "check the path; it is relative to the source file")
         return None
-    data = path.read_bytes()
+    except inputs.InputError as exc:
+        ctx.problems.add(loc, f"image {src!r} {exc}", "name an image file of a sensible size")
+        return None
+    except OSError as exc:
+        ctx.problems.add(loc, f"cannot read image {src!r} ({exc.strerror})", "check the file's permissions")
+        return None
     magic = _MAGIC.get(media_type)
     if (magic and not data.startswith(magic)) or (media_type == "image/svg+xml" and b"<svg" not in data[:4096]):
         ctx.problems.add(loc, f"image {src!r} is not a valid {media_type.split('/')[1].upper()} file",
                          "export the image again, or fix its file extension")
         return None
+    if media_type != "image/svg+xml" and (broken := _raster_problem(data, media_type)):
+        ctx.problems.add(loc, f"image {src!r} cannot be read as {media_type.split('/')[1].upper()}: {broken}",
+                         "export the image again")
+        return None
+    if media_type == "image/svg+xml":
+        unsafe = svgcheck.problem(data)
+        if unsafe:
+            ctx.problems.add(loc, f"SVG image {src!r}: {unsafe}", svgcheck.FIX)
+            return None
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-").lower() or "image"
     name = f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}{path.suffix.lower()}"
     ctx.images[name] = Image(name=name, source=str(path.relative_to(root)), data=data, media_type=media_type)
     ctx._by_source[path] = name
     return name
+
+
+def _raster_problem(data: bytes, media_type: str) -> str:
+    """Why Pillow cannot decode a PNG, JPEG or GIF ("" when it can): a file with the right first
+    bytes may still be cut short or corrupt, and then no reader, PDF or deck could show it."""
+    import warnings
+
+    from PIL import Image as PILImage
+    from PIL import ImageFile
+
+    # WeasyPrint sets this process-wide when imported; the check must not depend on import order.
+    tolerant, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data), formats=[media_type.split("/")[1].upper()]) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    return f"{img.width} × {img.height} pixels is more than {MAX_PIXELS // 1_000_000} million"
+                img.load()
+    except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError):
+        return f"it would decode to more than {MAX_PIXELS // 1_000_000} million pixels"
+    except Exception:  # Pillow raises many types, and words them by what it happened to read
+        return "the data after its first bytes cannot be decoded (the file is cut short or corrupt)"
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = tolerant
+    return ""
 
 
 # -- assembly -------------------------------------------------------------------------------------
@@ -380,8 +530,81 @@ def to_fragment(text: str, start_line: int, path: str, ctx: Context, *, inline: 
                            "loc": lambda line: Location(path, line or start_line)}
     tokens = md.parseInline(text, env) if inline else md.parse(text, env)
     _annotate(tokens, start_line)
+    if _too_deep(tokens, env):
+        return Fragment(())
     rendered = md.renderer.render(tokens, md.options, env)
-    return _assemble(sanitize(rendered).strip(), env)
+    # Before the sanitiser too: html5ever takes quadratic time on deep nesting (80,000 raw <div>s
+    # took 70 s). Unclosed tags count here, so the bound is looser than the exact one below.
+    depth = html_depth(rendered, skip=_OPTIONAL_END)
+    if depth <= 4 * MAX_HTML_DEPTH:
+        clean = sanitize(rendered).strip()
+        depth = html_depth(clean)
+    if depth > MAX_HTML_DEPTH:
+        ctx.problems.add(env["loc"](start_line), f"HTML elements nested {depth} deep",
+                         f"nest at most {MAX_HTML_DEPTH} elements (lists, quotes, <div>s) inside each other")
+        return Fragment(())
+    if _LITERAL_MATH.search(_outside_code(clean)):
+        _literal_math(env["loc"](start_line), env)  # raw HTML, or a delimiter split by markup
+    return _assemble(clean, env)
+
+
+def _too_deep(tokens: list[Token], env: dict) -> bool:
+    depth = 0
+    for token in tokens:
+        if token.type in ("bullet_list_open", "ordered_list_open", "blockquote_open"):
+            depth += 1
+            if depth > MAX_BLOCK_DEPTH:
+                env["ctx"].problems.add(env["loc"](token.meta.get("line", 0)),
+                                        f"lists or quotes nested more than {MAX_BLOCK_DEPTH} deep",
+                                        f"nest at most {MAX_BLOCK_DEPTH} lists or quotes inside each other")
+                return True
+        elif token.type in ("bullet_list_close", "ordered_list_close", "blockquote_close"):
+            depth -= 1
+    return False
+
+
+def _tags(markup: str) -> Iterator[tuple[int, int, bool, str, bool]]:
+    """(start, end, is_end_tag, name, self_closing) of each tag, in linear time: the end of a tag
+    is found with str.find, and a "<" inside a tag already found is not a new tag."""
+    pos = 0
+    for m in _TAG_START.finditer(markup):
+        if m.start() < pos:
+            continue
+        end = markup.find(">", m.end())
+        if end < 0:
+            return
+        pos = end + 1
+        yield m.start(), pos, bool(m.group(1)), m.group(2).lower(), markup[end - 1] == "/"
+
+
+def html_depth(markup: str, skip: frozenset[str] = frozenset()) -> int:
+    """How deep elements nest in HTML (exact for sanitised HTML, which is balanced); tags in
+    `skip` are not counted."""
+    depth = deepest = 0
+    for _, _, closing, name, self_closing in _tags(markup):
+        if name in _VOID or name in skip or self_closing:
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def _outside_code(markup: str) -> str:
+    """The text of sanitised HTML outside <code> and <pre>, which MathJax leaves alone."""
+    out, depth = [], 0
+    pos = 0
+    for start, end, closing, name, _ in _tags(markup):
+        if depth == 0:
+            out.append(markup[pos:start])
+        if name in ("code", "pre"):
+            depth = max(depth + (-1 if closing else 1), 0)
+        pos = end
+    if depth == 0:
+        out.append(markup[pos:])
+    return html.unescape("".join(out))
 
 
 def word_count(fragment: Fragment) -> int:

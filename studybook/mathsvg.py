@@ -110,6 +110,8 @@ def draw(tex: str, display: bool, mathml: str) -> MathPicture:
     missing = _missing_glyphs(mathml)
     if missing:
         raise DrawError(f"the math font has no glyph for {missing}")
+    if re.match(r"^<svg\b[^>]*/>", svg):  # ziamath writes an empty picture as <svg …/>
+        raise DrawError("the formula draws nothing (only spacing or phantoms)")
     # The title names the picture for assistive technology and is what copy-paste finds.
     svg = re.sub(r"^(<svg\b[^>]*>)", lambda g: f"{g.group(1)}<title>{escape(alttext(tex), quote=False)}</title>",
                  svg)

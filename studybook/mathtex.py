@@ -35,14 +35,25 @@ def _strip_escapes(tex: str) -> str:
     return re.sub(r"\\[\\{}]", "", tex)
 
 
+# Bounds that keep one formula from stalling the build: the drawing time grows faster than the
+# length (4,000 characters take 15 s), and the converter recurses once per group. The longest
+# formula of the handbook has 361 characters and few levels.
+MAX_LENGTH = 1000
+MAX_DEPTH = 32
+
+
 def check_structure(tex: str) -> None:
     if not tex.strip():
         raise MathError("empty formula")
+    if len(tex) > MAX_LENGTH:
+        raise MathError(f"the formula has {len(tex):,} characters, more than {MAX_LENGTH:,}; split it")
     plain = _strip_escapes(tex)
     depth = 0
     for ch in plain:
         if ch == "{":
             depth += 1
+            if depth > MAX_DEPTH:
+                raise MathError(f"groups {{…}} nested more than {MAX_DEPTH} deep")
         elif ch == "}":
             depth -= 1
             if depth < 0:
@@ -70,7 +81,7 @@ def check_structure(tex: str) -> None:
 _ALIASES = {r"\arg": r"\operatorname{arg}"}
 # latex2mathml cannot size these delimiters; MathML stretches them anyway, so drop the size.
 _SIZED_DELIM = re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?(?=\\(?:langle|rangle|lVert|rVert|lvert|rvert|vert|Vert))")
-_ROW_GAP = re.compile(r"\\\\\s*\[[^\]]*\]")
+_ROW_GAP = re.compile(r"\\\\\s*\[[^\]\\]*\]")  # stops at a backslash: linear on "\\[\\[\\[…"
 _ALIAS = re.compile("|".join(re.escape(k) + r"(?![A-Za-z])" for k in _ALIASES))
 
 
@@ -94,7 +105,8 @@ def to_mathml(tex: str, display: bool) -> str:
     try:
         mathml = latex2mathml.converter.convert(source, display="block" if display else "inline")
     except Exception as exc:  # the converter raises many unrelated types on bad input
-        raise MathError(f"cannot parse formula ({type(exc).__name__} {exc})".strip()) from None
+        detail = f"{type(exc).__name__} {exc}".strip()
+        raise MathError(f"cannot parse formula ({detail[:120]})") from None
     # \operatorname{softmax} comes out as an operator <mo>, which renderers space like "+";
     # a function name is an identifier, as latex2mathml already does for \log and \exp.
     mathml = _WORD_OPERATOR.sub(r"<mi>\1</mi>", mathml)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import bibliography, figures, glyphs, markup, translation
+from . import bibliography, figures, glyphs, inputs, markup, translation
 from .diagnostics import Location, Problem, Problems, display_path
 from .model import Book, Cite, Fragment, Question, Section, Topic, XRef
 
@@ -29,14 +29,31 @@ TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 DIFFICULTIES = ("easy", "medium", "hard")
 # C0/C1 controls (tab excepted), bidirectional overrides and isolates, and U+FFFE/U+FFFF.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
-# A closing run of #s needs a space before it (CommonMark), so "## What is C#" keeps its "#".
-HEADING = re.compile(r"^(#{1,3})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+HEADING_START = re.compile(r"^(#{1,3})[ \t]+")
+TITLE_LIMIT = 300  # characters: a title is a deck name, a bookmark and a running head
 FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
 BOOK_FIELDS = {"book", "title", "subtitle", "authors", "language", "version", "edition", "bibliography",
                "source", "source_url", "license"}
 TOPIC_FIELDS = {"topic", "key_papers"}
 SECTION_FIELDS = {"section"}
 QUESTION_FIELDS = {"id", "difficulty", "tags", "references", "related"}
+
+
+def heading_of(line: str) -> tuple[int, str] | None:
+    """`(level, title)` of a '#', '##' or '###' heading line, else None.
+
+    Written without a regex over the title: the pattern it replaces backtracked quadratically on
+    a long run of spaces (a 100 KB heading took 32 s). A closing run of #s needs a space before it
+    (CommonMark), so "## What is C#" keeps its "#".
+    """
+    start = HEADING_START.match(line)
+    if start is None or start.end() == len(line):
+        return None
+    title = line[start.end():].rstrip(" \t")
+    without = title.rstrip("#")
+    if without != title and without and without[-1] in " \t":
+        title = without.rstrip(" \t")
+    return len(start.group(1)), title.strip()
 
 
 @dataclass
@@ -104,6 +121,9 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+StrictLoader.add_constructor("tag:yaml.org,2002:int", bibliography.checked_int)
+
+
 def _yaml_problem(exc: yaml.YAMLError, offset: int) -> tuple[int, str]:
     mark = getattr(exc, "problem_mark", None)
     line = offset + (mark.line if mark else 0)
@@ -152,7 +172,7 @@ class _Reader:
             line, n = lines[i], i + 1
             i += 1
             if fence is None:
-                heading = HEADING.match(line)
+                heading = heading_of(line)
                 fence_m = FENCE.match(line.strip())
                 if pending_meta is not None and not line.strip():
                     continue  # blank lines between a heading and its metadata belong to no block
@@ -178,7 +198,11 @@ class _Reader:
                     self.problems.add(self.loc(node.line), f"heading {node.title!r} has no metadata block",
                                       "put a ```yaml block (id/topic/section) right under the heading")
                 if heading:
-                    level, title = len(heading.group(1)), heading.group(2).strip()
+                    level, title = heading
+                    if len(title) > TITLE_LIMIT:
+                        self.problems.add(self.loc(n), f"heading of {len(title):,} characters",
+                                          f"keep a title under {TITLE_LIMIT} characters; put the rest in the text")
+                        title = title[:TITLE_LIMIT]
                     if level in (1, 2):
                         node = _Node(level, title, n, meta_line=n)
                         nodes.append(node)
@@ -309,13 +333,22 @@ class _Reader:
     # -- book ---------------------------------------------------------------------------------
     def read(self) -> Book:
         try:
-            text = self.source.read_text(encoding="utf-8")
+            data = inputs.read_bytes(self.source, inputs.SOURCE_LIMIT)
+            text = data.decode("utf-8")
         except FileNotFoundError:
             self.problems.add(self.loc(1), "source file not found", "pass an existing file with --source")
             self.problems.raise_if_any()
+        except inputs.InputError as exc:
+            self.problems.add(self.loc(1), f"the source {exc}", "pass a Markdown file with --source")
+            self.problems.raise_if_any()
+        except OSError as exc:
+            self.problems.add(self.loc(1), f"cannot read the source ({exc.strerror})",
+                              "check the file's permissions")
+            self.problems.raise_if_any()
         except UnicodeDecodeError as exc:
-            bad_line = self.source.read_bytes()[: exc.start].count(b"\n") + 1
-            self.problems.add(self.loc(bad_line), "the file is not valid UTF-8", "save it as UTF-8")
+            bad_line = data[: exc.start].count(b"\n") + 1
+            self.problems.add(self.loc(bad_line), f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02X})",
+                              "save it as UTF-8")
             self.problems.raise_if_any()
         # A byte-order mark is how some editors say "UTF-8"; it is not text.
         text = text.removeprefix("\ufeff").replace("\r\n", "\n")
@@ -328,14 +361,17 @@ class _Reader:
                 self.problems.add(self.loc(n), f"invisible control character U+{ord(bad.group()):04X} in the text",
                                   "delete it (control and bidirectional-override characters can hide or "
                                   "reorder what a reader sees)")
-        glyphs.check_lines(self.path, text.split("\n"), self.problems)
+        # A control character is reported above; it is not also a character without a glyph.
+        glyphs.check_lines(self.path, [CONTROL.sub("", line) for line in text.split("\n")], self.problems)
         _, nodes = self.split(text)
         # Syntax first: a block that failed to parse would otherwise cascade into "missing" reports.
         self.problems.raise_if_any()
         front = self.front
         if "translation_of" in front.fields:
             return self.read_translation(nodes)
-        self.ctx.language = str(front.fields.get("language") or "en")
+        # The language also names cached figure files: only a valid tag may reach a file name.
+        language = str(front.fields.get("language") or "en")
+        self.ctx.language = language if LANGUAGE.match(language) else "en"
         self.unknown_fields(front, BOOK_FIELDS, "the front matter")
         book_id = self.str_field(front, "book")
         if book_id and not ID.match(book_id):
@@ -355,7 +391,11 @@ class _Reader:
                                   f"bibliography {bib!r} resolves outside {self.root}",
                                   "keep the bibliography inside the content directory")
             else:
-                refs = bibliography.load(bib_path, self.problems, self.bib_keys)
+                refs = bibliography.load(bib_path, self.problems, self.bib_keys,
+                                         named_at=self.at(front, "bibliography"))
+                if not self.bib_keys:
+                    # The file could not be read at all: every citation would be reported too.
+                    self.problems.raise_if_any()
 
         sections: list[Section] = []
         topics: list[dict] = []

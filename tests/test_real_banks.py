@@ -182,10 +182,10 @@ def test_an_answer_whose_only_image_is_missing_is_one_problem_not_two(tmp_path: 
 
 
 def test_heading_keeps_a_trailing_hash_but_drops_a_closing_sequence():
-    from studybook.reader import HEADING
+    from studybook.reader import heading_of
 
-    assert HEADING.match("## What is C#").group(2) == "What is C#"
-    assert HEADING.match("## Closed heading ##").group(2) == "Closed heading"
+    assert heading_of("## What is C#") == (2, "What is C#")
+    assert heading_of("## Closed heading ##") == (2, "Closed heading")
 
 
 def test_prices_stay_text_and_formulas_stay_formulas(mini_book: Path):

@@ -11,6 +11,7 @@ that changed. Without a lock every note carries `options.build_time`.
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import json
 import sqlite3
@@ -135,22 +136,23 @@ def render(book: Book, options: Options) -> bytes:
         deck = genanki.Deck(
             stable_id(*_namespace(book), topic.id),
             f"{_deck_part(book.title)}::{topic.number:02d} {_deck_part(topic.title_text)}",
-            description=str(fields.deck_description(topic, book)).strip(),
+            description=_inert(str(fields.deck_description(topic, book)).strip()),
         )
         for q in topic.questions:
             notes[q.id] = _Note(
                 model=model,
-                fields=[
+                fields=[_inert(value) for value in (
                     q.id,
                     str(q.number),
-                    _inert(str(fields.question(q, book)).strip()),
-                    _inert(str(fields.fragment(q.key_points, book)).strip()),
-                    _inert(str(fields.fragment(q.answer, book)).strip()),
+                    str(fields.question(q, book)).strip(),
+                    str(fields.fragment(q.key_points, book)).strip(),
+                    str(fields.fragment(q.answer, book)).strip(),
                     str(fields.references(q, book)).strip(),
                     str(fields.related(q, book)).strip(),
-                    topic.title_text,
+                    # Fields are HTML: the plain title's "<" (written "&lt;" in the source) stays text.
+                    html.escape(topic.title_text, quote=False),
                     labels["difficulties"][q.difficulty] if q.difficulty else "",
-                ],
+                )],
                 tags=[f"topic::{topic.id}", *([f"difficulty::{q.difficulty}"] if q.difficulty else []), *q.tags],
                 guid=note_guid(book, q.id),
                 due=q.number,

@@ -81,9 +81,9 @@ def render(book: Book, options: Options) -> bytes:
         if pages is not None and all(found.get(a) == n for a, n in pages.items()):
             return write_pdf(document, book, options)
         pages = found
-    raise BuildError([Problem(Location("templates/pdf/book.html.j2", 1),
+    raise BuildError([Problem(Location(book.path, 1),
                               f"PDF layout: page numbers did not settle after {_MAX_LAYOUTS} layouts",
-                              "this is a bug in the PDF templates; please report it")])
+                              "report it as a studybook bug, with the source")])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,26 +246,50 @@ def write_pdf(document, book: Book, options: Options) -> bytes:
 def _log_problems(records: list[logging.LogRecord], book: Book, options: Options) -> list[Problem]:
     """Missing glyphs and WeasyPrint errors become problems; other warnings are only shown."""
     missing: dict[str, None] = {}
-    errors: dict[str, None] = {}
+    errors: dict[str, logging.LogRecord] = {}
     for record in records:
         message = record.getMessage()
         if message.startswith(_NOTDEF) and isinstance(record.args, tuple) and record.args:
             missing.setdefault(str(record.args[0]))
         elif record.levelno >= logging.ERROR:
-            errors.setdefault(message)
+            errors.setdefault(message, record)
         else:
-            options.problems.warn(Location("templates/pdf/book.html.j2", 1), f"PDF layout: {message}")
+            options.problems.warn(Location(book.path, 1), f"PDF layout: {message[:200]}")
     problems = missing_glyph_problems(book, "".join(missing))
-    for message in errors:
+    for message, record in errors.items():
         image = next((img for name, img in book.images.items() if f"studybook://image/{name}" in message), None)
         if image is not None:
-            location = Location(str(PurePath(book.path).parent / image.source), 1)
-            problems.append(Problem(location, f"the PDF cannot show this image: {message}",
+            problems.append(Problem(_image_location(book, image.name),
+                                    f"the PDF cannot show image {image.source!r}: {_reason(record)}",
                                     "check that the file is a valid PNG, JPEG, GIF or SVG"))
         else:
-            problems.append(Problem(Location("templates/pdf/book.html.j2", 1), f"PDF layout: {message}",
-                                    "this is a bug in the PDF templates; please report it"))
+            # Not attributable to one place: say what WeasyPrint said, at the book, without
+            # guessing that the templates are to blame (the content usually is).
+            problems.append(Problem(Location(book.path, 1), f"the PDF cannot be laid out: {message[:200]}",
+                                    "simplify the content the message names; if the book looks right, "
+                                    "report it as a studybook bug"))
     return problems
+
+
+def _image_location(book: Book, name: str) -> Location:
+    """Where the source first shows an image (its file, for an image no text shows)."""
+    for frag in book.fragments():
+        for ref in frag.parts_of(ImageRef):
+            if ref.name == name:
+                return ref.location
+    return Location(str(PurePath(book.path).parent / book.images[name].source), 1)
+
+
+def _reason(record: logging.LogRecord) -> str:
+    """Why WeasyPrint could not load an image: its message names no reason when the error was
+    raised from another one (ImageLoadingError from Pillow's or the SVG parser's)."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    exc = next((a for a in args if isinstance(a, BaseException)), None)
+    while exc is not None and not str(exc) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if exc is None:
+        return "it cannot be drawn"
+    return f"{type(exc).__name__}: {exc}"[:200] if str(exc) else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------------
