@@ -215,6 +215,9 @@ def layout(doc: HtmlBook, book: Book, options: Options):
     """Lay the document out with WeasyPrint; its complaints become build problems."""
     import weasyprint
 
+    from . import pydyf_patch
+
+    pydyf_patch.apply()  # tagging in linear time; see the module
     logger = logging.getLogger("weasyprint")
     capture = LogCapture()
     logger.addHandler(capture)
