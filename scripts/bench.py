@@ -2,11 +2,11 @@
 """`make bench`: every figure of docs/performance.md in one run (a script, not a test).
 
 Each measurement is `build.py` (or pandoc, or WeasyPrint alone) in a fresh child process, timed by
-the kernel: CPU is user + system time of the child and all its descendants (os.wait4), so worker
-processes count and other users' load on a shared machine does not; wall time is printed too but
-is noisy there. Peak RSS is the largest resident set of any single process of the run (the
-target is per process), sampled from /proc every 0.2 s and cross-checked with the kernel's
-ru_maxrss of the child.
+the kernel through GNU time: CPU is user + system time of the child and all its descendants, so
+worker processes count and other users' load on a shared machine does not; wall time is printed
+too but is noisy there. Peak RSS is the largest resident set of any single process of the run
+(the target is per process): the kernel's maxrss, and /proc sampled every 0.2 s (which also
+enforces the caps).
 
 1. The handbook, per artifact and for `all`: a clean build (empty output directory, empty figure
    and formula caches), a no-op (the same build again), and a one-answer edit (one word changed
@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
+TIME = shutil.which("time", path="/usr/bin:/bin") or "/usr/bin/time"  # GNU time (Debian package `time`)
 TARGETS = ["anki", "pdf", "epub", "flashcards", "quiz"]
 EPOCH = "1700000000"
 
@@ -82,9 +83,13 @@ def _tree_peak(root_pid: int) -> float:
 def measure(label: str, cmd: list[str], env: dict[str, str] | None = None, cap_s: float = 1e9,
             cap_mb: float = 1e9, cwd: Path = ROOT) -> Run:
     full_env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **(env or {})}
+    # GNU time (a small C program) reports the child's rusage: measuring from this Python process
+    # would not do, since on Linux a forked child inherits its parent's RSS high-water mark.
+    fd, timing = tempfile.mkstemp(prefix="bench-time-")
+    os.close(fd)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen([TIME, "-f", "%U %S %M", "-o", timing, *cmd], cwd=cwd, env=full_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     peak = [0.0]
     killed: list[str] = []
     done = threading.Event()
@@ -101,16 +106,20 @@ def measure(label: str, cmd: list[str], env: dict[str, str] | None = None, cap_s
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     done.set()
     watcher.join()
     wall = time.perf_counter() - start
-    peak_mb = max(peak[0], usage.ru_maxrss / 1024)
+    try:
+        user, system, max_kb = Path(timing).read_text().split()[-3:]
+        cpu, peak_mb = float(user) + float(system), max(peak[0], int(max_kb) / 1024)
+    except (OSError, ValueError):  # killed: GNU time wrote no figures
+        cpu, peak_mb = float("nan"), peak[0]
+    Path(timing).unlink(missing_ok=True)
     ok = proc.returncode == 0 and not killed
     last = stderr.strip().splitlines()[-1][:120] if stderr.strip() else "failed"
     note = killed[0] if killed else "" if ok else last
-    return Run(label, usage.ru_utime + usage.ru_stime, wall, peak_mb, ok, note)
+    return Run(label, cpu, wall, peak_mb, ok, note)
 
 
 def pdf_pages(path: Path) -> int | None:
@@ -233,6 +242,8 @@ def main() -> None:
     parser.add_argument("--skip-handbook", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
+    if not Path(TIME).exists():
+        sys.exit("bench.py: error: GNU time is needed to measure child processes — install it: apt-get install time")
     print(f"machine: {machine()}")
     print("CPU = user + system seconds of the process and all its children (kernel accounting); "
           "peak = largest RSS of one process")
