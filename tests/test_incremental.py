@@ -107,3 +107,23 @@ def test_parallel_and_single_renderer_builds_write_the_same_bytes(built_mini: Pa
     assert proc.returncode == 0, proc.stderr
     epub = next(out.glob("*.epub"))
     assert hashlib.sha256(epub.read_bytes()).digest() == hashlib.sha256((built_mini / epub.name).read_bytes()).digest()
+
+
+def test_the_cached_page_references_follow_added_pages():
+    import pydyf
+
+    from studybook.render import pydyf_patch
+
+    pydyf_patch.apply()
+    pdf = pydyf.PDF()
+
+    def expected() -> tuple[bytes, ...]:
+        return tuple(f"{n} 0 R".encode() for n in pdf.pages["Kids"][::3])
+
+    for _ in range(3):
+        pdf.add_page(pydyf.Dictionary({"Type": "/Page"}))
+    first = pdf.page_references
+    assert first == expected() and len(first) == 3
+    assert pdf.page_references is first, "served from the cache while no page is added"
+    pdf.add_page(pydyf.Dictionary({"Type": "/Page"}))
+    assert pdf.page_references == expected() and len(pdf.page_references) == 4
