@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     if any(not p.warning for p in problems) or (args.strict and problems):
         return _fail(problems, args.strict)
     report(problems)
+    if plan is not None:  # what the skipped artifacts' own renderers said when they were built
+        said = {str(p) for p in problems}
+        for line in sorted({w for t in fresh for w in getattr(plan.fresh.get(t), "warnings", [])} - said):
+            print(line, file=sys.stderr)
     for path, data in rendered:
         changed = write_atomic(path, data)
         log(f"{'wrote' if changed else 'unchanged'} {display_path(path)} ({len(data):,} bytes)")
