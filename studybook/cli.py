@@ -200,6 +200,11 @@ def render_all(book: Any, options: Options, targets: list[str]) -> list[tuple[st
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_render_one(book, options, t) for t in targets]
     ctx = multiprocessing.get_context("fork")
+    # Imported once here rather than once per worker: the forked workers share the loaded code.
+    for target in targets:
+        importlib.import_module(RENDERERS[target])
+    if {"pdf", "flashcards", "quiz"} & set(targets):
+        importlib.import_module("weasyprint")
     _QUEUE = ctx.SimpleQueue() if progress.enabled() else None
     status = progress.StatusLine(_QUEUE) if _QUEUE is not None else None
     # Frozen objects are never scanned by the collector, so the workers do not touch (and copy)
