@@ -70,9 +70,10 @@ test: setup-test lint
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not slow" -n 2
 
-# Not part of `make test`: timings depend on the machine. Prints every figure of docs/performance.md;
-# BENCH_ARGS="--sizes 50,500 --cap-seconds 600" to shorten it.
+# Not part of `make test`: timings depend on the machine. Prints every figure of docs/performance.md
+# (GNU time measures the child processes); BENCH_ARGS="--sizes 50,500 --cap-seconds 600" to shorten it.
 bench: setup
+	@$(MAKE) --no-print-directory apt PKGS="time"
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 clean:
