@@ -129,3 +129,27 @@ def test_the_cached_page_references_follow_added_pages():
     assert pdf.page_references is first, "served from the cache while no page is added"
     pdf.add_page(pydyf.Dictionary({"Type": "/Page"}))
     assert pdf.page_references == expected() and len(pdf.page_references) == 4
+
+
+def test_a_formula_used_twice_is_drawn_once_in_the_pdf(mini_book: Path, tmp_path: Path, env):
+    import re
+
+    from pypdf import PdfReader
+
+    text = mini_book.read_text(encoding="utf-8")
+    formula = r"\(\zeta_{twice} + 1\)"
+    mini_book.write_text(text.replace("Numbers and functions.", f"Numbers {formula} and {formula}."),
+                         encoding="utf-8")
+    out = tmp_path / "out"
+    proc = run_build("pdf", "--source", str(mini_book), "--out", str(out), env=env)
+    assert proc.returncode == 0, proc.stderr
+    reader = PdfReader(next(out.glob("*.pdf")))
+    painted: list[str] = []
+    for page in reader.pages:
+        content = page.get_contents()
+        if content is not None:
+            painted += re.findall(r"/(\w+) Do", content.get_data().decode("latin-1"))
+    forms = {name for name in painted if painted.count(name) >= 2}
+    assert forms, "some formula form is painted at least twice (the one written twice)"
+    xobjects = reader.pages[0]["/Resources"]["/XObject"]
+    assert all(xobjects[name].get_object()["/Subtype"] == "/Form" for name in forms if name in xobjects)
