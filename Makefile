@@ -19,7 +19,7 @@ BUILD        = for source in $(SOURCES); do $(PY) build.py --source $$source --o
 DEB_BUILD   := fonts-noto-core fonts-noto-mono fonts-noto-cjk fonts-noto-color-emoji libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
 DEB_TEST    := poppler-utils default-jre-headless chromium
 
-.PHONY: all setup setup-test deps-build deps-test anki pdf epub flashcards quiz check test test-fast lint clean distclean
+.PHONY: all setup setup-test deps-build deps-test anki pdf epub flashcards quiz check test test-fast lint clean distclean bench
 
 all: setup
 	@$(call BUILD,all)
@@ -69,6 +69,12 @@ test: setup-test lint
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not slow" -n 2
+
+# Not part of `make test`: timings depend on the machine. Prints every figure of docs/performance.md
+# (GNU time measures the child processes); BENCH_ARGS="--sizes 50,500 --cap-seconds 600" to shorten it.
+bench: setup
+	@$(MAKE) --no-print-directory apt PKGS="time"
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from . import figures, mathsvg, notelock
+from . import incremental, notelock, progress
 from .diagnostics import BuildError, Problem, Problems, display_path, ordered
 from .output import WriteError, commit_all
-from .reader import read_book
-from .render import Options
+from .render import TEMPLATES, Options
+
+# The reader, the figures (matplotlib) and the formula pictures are imported only when something
+# has to be built: a no-op build answers from the manifest before loading them (studybook.incremental).
 
 RENDERERS = {"anki": "studybook.render.anki", "pdf": "studybook.render.pdf",
              "epub": "studybook.render.epub", "flashcards": "studybook.render.flashcards",
@@ -102,6 +107,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     targets = list(RENDERERS) if "all" in args.targets else [t for t in args.targets if t != "check"]
     targets = list(dict.fromkeys(targets))
+    plan = _plan(args, targets)
+    if plan is not None and "check" not in args.targets:
+        entries = {t: e for t, e in plan.fresh.items() if e is not None}
+        fresh = set(entries)
+        if fresh == set(targets):
+            # Nothing changed: say what a full build said, without parsing the book.
+            for line in sorted({w for e in entries.values() for w in e.warnings}):
+                print(line, file=sys.stderr)
+            for e in entries.values():
+                log(f"up to date {display_path(args.out / e.file)} (no input changed)")
+            return 0
+    else:
+        fresh = set()
+    todo = [t for t in targets if t not in fresh]
+    from . import figures, mathsvg
+    from .reader import read_book
+
     warnings: list[Problem] = []
     try:
         log(f"reading {display_path(args.source)}")
@@ -110,10 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         if cache.hits or cache.misses:
             log(f"figures: {cache.misses} drawn, {cache.hits} from the cache")
         options = Options(build_time=build_time(args.source), paper=args.paper,
-                          note_lock=notelock.load(args.source) if "anki" in targets else None)
+                          note_lock=notelock.load(args.source) if "anki" in todo else None)
         # Formula pictures are drawn before any renderer: `check` finds what a build would.
         checks = Problems()
-        mathsvg.draw_all(book, checks)
+        formulas = mathsvg.FormulaCache(cache_dir() / "formulas")
+        mathsvg.draw_all(book, checks, cache=formulas)
+        if formulas.hits or formulas.misses:
+            log(f"formulas: {formulas.misses} drawn, {formulas.hits} from the cache")
         checks.raise_if_any()
     except BuildError as exc:
         return _fail(exc.problems, args.strict)
@@ -121,26 +146,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build.py: error: {exc}", file=sys.stderr)
         return 1
     log(f"ok: {len(book.questions)} questions in {len(book.topics)} topics")
+    for t in targets:
+        entry = plan.fresh.get(t) if plan is not None and t in fresh else None
+        if entry is not None:
+            log(f"up to date {display_path(args.out / entry.file)} (no input changed)")
     # Render everything before writing anything: a failing renderer leaves dist/ untouched, and
     # every renderer's problems are reported together.
+    results = render_all(book, options, todo)
     rendered: list[tuple[Path, bytes]] = []
     problems: list[Problem] = []
-    for target in targets:
-        module = importlib.import_module(RENDERERS[target])
-        log(f"rendering {target}")
-        try:
-            data = module.render(book, options)
-        except BuildError as exc:
-            problems += exc.problems
-            continue
-        # A renderer may name its file (the print aids: <book>-flashcards-<lang>.pdf).
-        name = module.output_name(book) if hasattr(module, "output_name") else f"{book.slug}.{module.EXTENSION}"
-        rendered.append((args.out / name, data))
-    rendered += options.extra_files  # the Anki note lock, when the deck changed it
-    problems += warnings + options.problems.items
+    own: dict[str, list[Problem]] = {}
+    for target, name, data, target_problems, extra in results:
+        rendered += extra  # the Anki note lock, when the deck changed it
+        problems += target_problems
+        own[target] = target_problems
+        if data is not None:
+            rendered.append((args.out / name, data))
+    problems += warnings
     if any(not p.warning for p in problems) or (args.strict and problems):
         return _fail(problems, args.strict)
     report(problems)
+    if plan is not None:  # what the skipped artifacts' own renderers said when they were built
+        said = {str(p) for p in problems}
+        for line in sorted({w for t in fresh for w in getattr(plan.fresh.get(t), "warnings", [])} - said):
+            print(line, file=sys.stderr)
     try:
         written = commit_all(rendered)  # every file or none: a failed write leaves the old set
     except WriteError as exc:
@@ -148,7 +177,110 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path, size, changed in written:
         log(f"{'wrote' if changed else 'unchanged'} {display_path(path)} ({size:,} bytes)")
+    if plan is not None and any(extra for *_, extra in results):
+        # The build rewrote the note lock, an input of every artifact: record what it is now.
+        plan = _plan(args, targets) or plan
+    if plan is not None:
+        for target, name, data, _, _ in results:
+            assert data is not None
+            kept = [str(p) for p in ordered(warnings + own[target])]
+            plan.manifest.record(target, plan.digests[target], name, data, kept)
+        try:
+            plan.manifest.save()
+        except OSError as exc:  # the artifacts are written; only the next build's shortcut is lost
+            log(f"note: could not save the build manifest ({exc}); the next build renders everything")
     return 0
+
+
+class _Plan:
+    def __init__(self, manifest: incremental.Manifest, digests: dict[str, str]):
+        self.manifest, self.digests = manifest, digests
+        self.fresh = {t: manifest.up_to_date(t, d) for t, d in digests.items()}
+
+
+def _plan(args: argparse.Namespace, targets: list[str]) -> _Plan | None:
+    """Digest each target's inputs; None when the source is not even there (the reader says why)."""
+    if not targets or not args.source.is_file():
+        return None
+    try:
+        common = incremental.common_digest(args.source, TEMPLATES)
+        when = build_time(args.source)
+    except (ValueError, OSError):
+        return None  # the full build reports the problem at its place
+    manifest = incremental.Manifest(cache_dir(), args.out, args.source)
+    return _Plan(manifest, {t: incremental.target_digest(common, t, paper=args.paper, strict=args.strict,
+                                                         build_time=when) for t in targets})
+
+
+# The PDF takes longest: start it first so the other artifacts fill the second core meanwhile.
+_ORDER = ["pdf", "epub", "flashcards", "quiz", "anki"]
+_QUEUE: Any = None
+# (target, file name, bytes or None on failure, the renderer's problems, extra files to write)
+Result = tuple[str, str, bytes | None, list[Problem], list[tuple[Path, bytes]]]
+
+
+def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
+    """Run the renderers, in parallel worker processes when there are several and cores to spare.
+
+    Workers are forked after the book is read and its formulas drawn, so each starts with the model
+    in (shared, copy-on-write) memory and none re-parses anything. Output is the same bytes as a
+    sequential build: a renderer's result does not depend on the process it ran in.
+    """
+    global _QUEUE
+    workers = min(len(targets), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_render_one(book, options, t) for t in targets]
+    ctx = multiprocessing.get_context("fork")
+    # Imported once here rather than once per worker: the forked workers share the loaded code.
+    for target in targets:
+        importlib.import_module(RENDERERS[target])
+    if {"pdf", "flashcards", "quiz"} & set(targets):
+        importlib.import_module("weasyprint")
+    _QUEUE = ctx.SimpleQueue() if progress.enabled() else None
+    status = progress.StatusLine(_QUEUE) if _QUEUE is not None else None
+    # Frozen objects are never scanned by the collector, so the workers do not touch (and copy)
+    # the pages that hold the model; it lives until the end of the build anyway.
+    gc.freeze()
+    try:
+        if status is not None:
+            status.__enter__()
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = {t: pool.submit(_render_in_worker, book, options, t)
+                       for t in sorted(targets, key=_ORDER.index)}
+            results = {t: f.result() for t, f in futures.items()}
+    finally:
+        if status is not None:
+            status.__exit__()
+        gc.unfreeze()
+        _QUEUE = None
+    return [results[t] for t in targets]
+
+
+def _render_in_worker(book: Any, options: Options, target: str) -> Result:
+    if _QUEUE is not None:
+        progress.follow_weasyprint(_QUEUE, target)
+        _QUEUE.put((target, "rendering"))
+    result = _render_one(book, options, target)
+    if _QUEUE is not None:
+        _QUEUE.put((target, "done"))
+    return result
+
+
+def _render_one(book: Any, options: Options, target: str) -> Result:
+    """(target, file name, bytes or None on failure, this renderer's problems)."""
+    module = importlib.import_module(RENDERERS[target])
+    if _QUEUE is None:
+        log(f"rendering {target}")
+    # A renderer reports warnings into options.problems: give each its own list.
+    own = Options(build_time=options.build_time, templates=options.templates, paper=options.paper,
+                  note_lock=options.note_lock)
+    # A renderer may name its file (the print aids: <book>-flashcards-<lang>.pdf).
+    name = module.output_name(book) if hasattr(module, "output_name") else f"{book.slug}.{module.EXTENSION}"
+    try:
+        data = module.render(book, own)
+    except BuildError as exc:
+        return target, name, None, [*exc.problems, *own.problems.items], []
+    return target, name, data, own.problems.items, own.extra_files
 
 
 def _fail(problems: list[Problem], strict: bool) -> int:

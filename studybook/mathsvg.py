@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from html import escape
 
 from .diagnostics import BuildError, Problems
+from .formula_cache import FormulaCache, renderer_fingerprint
 from .model import Book, Math
 
 # ziamath lays out at this many px per em; the picture is then sized in em.
@@ -163,16 +164,17 @@ class MathPictures:
 _DRAWN: dict[int, tuple[Book, MathPictures]] = {}
 
 
-def draw_all(book: Book, problems: Problems | None = None) -> MathPictures:
+def draw_all(book: Book, problems: Problems | None = None, cache: FormulaCache | None = None) -> MathPictures:
     """Draw every formula of `book` (in parallel when there are many) and remember the result for
-    the renderers; each formula that cannot be drawn is a problem at its own line."""
+    the renderers; each formula that cannot be drawn is a problem at its own line. With a `cache`,
+    pictures drawn by an earlier build are taken from it and new ones added to it."""
     if id(book) in _DRAWN:
         return _DRAWN[id(book)][1]
     own = problems is None
     problems = Problems() if problems is None else problems
     maths = [m for frag in book.fragments() for m in frag.maths]
     jobs = {key(m): m for m in maths}
-    results = _run(list(jobs.values()))
+    results = _cached_run(list(jobs.values()), cache) if cache is not None else _run(list(jobs.values()))
     pictures: dict[str, MathPicture] = {}
     failed: dict[str, DrawError] = {}
     for k, result in zip(jobs, results, strict=True):
@@ -189,6 +191,28 @@ def draw_all(book: Book, problems: Problems | None = None) -> MathPictures:
     table = MathPictures(pictures)
     _DRAWN[id(book)] = (book, table)
     return table
+
+
+def _cached_run(maths: list[Math], cache: FormulaCache) -> list[MathPicture | DrawError]:
+    fingerprint = renderer_fingerprint(__file__)
+    keys = [cache.key(fingerprint, m.tex, m.display, m.mathml) for m in maths]
+    found = cache.lookup(keys)
+    missing = [m for m, k in zip(maths, keys, strict=True) if k not in found]
+    drawn = iter(_run(missing))
+    results: list[MathPicture | DrawError] = []
+    new: dict[str, dict] = {}
+    for k in keys:
+        if k in found:
+            value = found[k]
+            results.append(MathPicture(**{**value, "svg": value["svg"].encode("utf-8")}))
+            continue
+        result = next(drawn)
+        if isinstance(result, MathPicture):  # a formula that fails is drawn (and reported) every time
+            new[k] = {**vars(result), "svg": result.svg.decode("utf-8")}
+        results.append(result)
+    cache.store(new)
+    cache.close()
+    return results
 
 
 def _run(maths: Iterable[Math]) -> list[MathPicture | DrawError]:

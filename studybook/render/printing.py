@@ -102,6 +102,9 @@ def _weasyprint(doc: PrintDoc, book: Book, action):
     """Run `action(weasyprint.HTML)` with WeasyPrint's complaints turned into build errors."""
     import weasyprint
 
+    from . import pydyf_patch
+
+    pydyf_patch.apply()  # tagging in linear time; see the module
     logger = logging.getLogger("weasyprint")
     capture = LogCapture()
     logger.addHandler(capture)
