@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html import escape
 
+from . import mathspacing
 from .diagnostics import BuildError, Problems
 from .model import Book, Math
 
@@ -171,6 +172,7 @@ def draw(tex: str, display: bool, mathml: str) -> MathPicture:
         warnings.simplefilter("ignore", DeprecationWarning)
         import ziamath  # imported lazily: loading the math font takes a moment
 
+    mathspacing.install()
     ziamath.config.precision = _PRECISION
     ziamath.config.svg2 = False
     for pattern, replacement in _MATHML_FIXES:
