@@ -38,6 +38,19 @@ class Group:
     entries: tuple[Entry, ...]
 
 
+# Readings pypinyin's dictionary gets wrong for the terms of this book (重 of 重排序 is chóng, "again",
+# not zhòng; 长 of 长上下文 is cháng, "long"; 调 of 微调 "fine-tuning" is tiáo; 似然 is sìrán): a wrong
+# reading files a term under the wrong letter or out of order.
+_PHRASES = {
+    "微调": [["wēi"], ["tiáo"]],
+    "调优": [["tiáo"], ["yōu"]],
+    "似然": [["sì"], ["rán"]],
+    "最大似然": [["zuì"], ["dà"], ["sì"], ["rán"]],
+    "重排序": [["chóng"], ["pái"], ["xù"]],
+    "长上下文": [["cháng"], ["shàng"], ["xià"], ["wén"]],
+}
+
+
 def _chinese(language: str) -> bool:
     return language.lower().startswith("zh")
 
@@ -46,7 +59,9 @@ def sort_key(term: str, language: str) -> tuple[str, str]:
     """The key a term is filed under: its letters (pinyin for Chinese characters) in lower case,
     spaces and punctuation ignored; the term itself breaks ties, so the order is total."""
     if _chinese(language):
-        from pypinyin import Style, lazy_pinyin
+        from pypinyin import Style, lazy_pinyin, load_phrases_dict
+
+        load_phrases_dict(_PHRASES)
 
         # Tone numbers after each syllable order homophones by tone, as dictionaries do.
         spelled = "".join(lazy_pinyin(term, style=Style.TONE3, neutral_tone_with_five=True))

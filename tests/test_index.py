@@ -95,6 +95,7 @@ def test_chinese_index_is_translated_and_sorted_by_pinyin(zh: Book, en: Book):
     assert letter_of["注意力"] == "Z" and letter_of["贝叶斯法则"] == "B"
     assert letter_of["BERT"] == "B"  # Latin-initial terms filed under their letter
     assert letter_of["键值缓存（KV cache）"] == "J"
+    assert letter_of["重排序"] == "C" and letter_of["长上下文"] == "C"  # chóng, cháng: not zhòng, zhǎng
     # pinyin order within a group: 贝叶斯 (bei) before 并行性 (bing)
     b = [e.term for e in next(g for g in groups if g.letter == "B").entries]
     assert b.index("贝叶斯法则") < b.index("并行性")
