@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 
-def renderer_fingerprint(module_file: str) -> str:
+def renderer_fingerprint(*module_files: str) -> str:
     """What besides the formula shapes a picture: the drawing code and the libraries' versions."""
-    h = hashlib.sha256(Path(module_file).read_bytes())
+    h = hashlib.sha256()
+    for module_file in module_files:
+        h.update(hashlib.sha256(Path(module_file).read_bytes()).digest())
     for dist in ("ziamath", "ziafont", "latex2mathml"):
         try:
             h.update(f"\0{dist}={importlib.metadata.version(dist)}".encode())

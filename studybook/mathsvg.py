@@ -6,6 +6,12 @@ EPUB offers it as the `altimg` fallback of its MathML. Both get the same bytes a
 em, so a formula cannot be 5 em tall in one edition and 50 in another. The pictures are SVG 1.1
 (`xlink:href`), which every EPUB reading system and WeasyPrint understand.
 
+The math font has no CJK. A character it lacks (the Chinese of `\text{字节}` in the zh-CN edition) is
+drawn from a text font instead, Noto Serif CJK SC as found by fontconfig, the face the Chinese body
+text is set in: `_install_fallback` gives ziamath's font lookup that second font. ziafont reads neither
+font collections (.ttc) nor CID-keyed CFF, the form Noto CJK ships in, so the glyphs a formula needs
+are copied with fontTools into a small name-keyed CFF font first.
+
 `draw_all` runs before any renderer, as part of checking the book: a formula ziamath cannot draw
 (an unknown command, a character the math font lacks) is a problem at the formula's `path:line`
 for `check` as much as for a build.
@@ -15,19 +21,24 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import functools
 import hashlib
 import multiprocessing
 import os
 import re
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html import escape
 
+from . import mathspacing
 from .diagnostics import BuildError, Problems
 from .formula_cache import FormulaCache, renderer_fingerprint
 from .model import Book, Math
@@ -76,6 +87,78 @@ class DrawError(ValueError):
     pass
 
 
+# The face formula text falls back to: the zh-CN body face (fontconfig pattern, see templates/pdf).
+FALLBACK_PATTERN = "Noto Serif CJK SC:style=Regular:lang=zh-cn"
+
+
+@functools.cache
+def _fallback_source() -> object | None:
+    """The installed fallback face as a lazily read fontTools font, or None if there is none."""
+    if shutil.which("fc-match") is None:
+        return None
+    out = subprocess.run(["fc-match", "--format", "%{file}\n%{index}\n%{family[0]}", FALLBACK_PATTERN],
+                         capture_output=True, text=True, check=False).stdout.split("\n")
+    if len(out) < 3 or "CJK" not in out[2]:  # fc-match always answers; a Latin face is no fallback
+        return None
+    from fontTools.ttLib import TTFont
+
+    return TTFont(out[0], fontNumber=int(out[1] or 0), lazy=True)
+
+
+@functools.cache
+def _fallback_font(chars: frozenset[str]) -> object | None:
+    """A ziafont font holding the fallback face's glyphs for `chars` (those it has), or None."""
+    src = _fallback_source()
+    if src is None:
+        return None
+    import ziafont
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.t2CharStringPen import T2CharStringPen
+
+    cmap = src.getBestCmap()  # type: ignore[attr-defined]
+    glyphs = src.getGlyphSet()  # type: ignore[attr-defined]
+    hmtx = src["hmtx"]  # type: ignore[index]
+    names = {".notdef": ".notdef"} | {f"u{ord(ch):04X}": cmap[ord(ch)]
+                                      for ch in sorted(chars) if ord(ch) in cmap}
+    if len(names) == 1:
+        return None
+    charstrings, metrics = {}, {}
+    for name, source in names.items():
+        pen = T2CharStringPen(hmtx[source][0], glyphs)
+        glyphs[source].draw(pen)
+        charstrings[name], metrics[name] = pen.getCharString(), hmtx[source]
+    builder = FontBuilder(src["head"].unitsPerEm, isTTF=False)  # type: ignore[index]
+    builder.setupGlyphOrder(list(names))
+    builder.setupCharacterMap({int(name[1:], 16): name for name in names if name != ".notdef"})
+    builder.setupCFF("StudybookMathText", {"FullName": "StudybookMathText"}, charstrings, {})
+    builder.setupHorizontalMetrics(metrics)
+    hhea = src["hhea"]  # type: ignore[index]
+    builder.setupHorizontalHeader(ascent=hhea.ascent, descent=hhea.descent)
+    builder.setupNameTable({"familyName": "StudybookMathText", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    with tempfile.TemporaryDirectory() as tmp:  # ziafont reads the whole file when it opens it
+        path = os.path.join(tmp, "fallback.otf")
+        builder.save(path)
+        return ziafont.Font(path)
+
+
+def _install_fallback(mathfont: object, fallback: object | None) -> None:
+    """Make ziamath's glyph lookup take a character the math font lacks from `fallback`.
+
+    A documented monkeypatch: ziamath 0.13 has a text font only for its Text class (mixed text and
+    $math$), none for <mtext> inside a formula, and draws an empty box for a missing glyph."""
+    original: Callable = type(mathfont).findglyph  # type: ignore[attr-defined]
+
+    def findglyph(char: str, variant: object) -> object:
+        if (fallback is not None and mathfont.glyphindex(char) == 0  # type: ignore[attr-defined]
+                and fallback.glyphindex(char)):  # type: ignore[attr-defined]
+            return fallback.glyph(char)  # type: ignore[attr-defined]
+        return original(mathfont, char, variant)
+
+    mathfont.findglyph = findglyph  # type: ignore[attr-defined]
+
+
 def key(m: Math) -> str:
     return _key(m.tex, m.display)
 
@@ -94,6 +177,7 @@ def draw(tex: str, display: bool, mathml: str) -> MathPicture:
         warnings.simplefilter("ignore", DeprecationWarning)
         import ziamath  # imported lazily: loading the math font takes a moment
 
+    mathspacing.install()
     ziamath.config.precision = _PRECISION
     ziamath.config.svg2 = False
     for pattern, replacement in _MATHML_FIXES:
@@ -101,6 +185,13 @@ def draw(tex: str, display: bool, mathml: str) -> MathPicture:
     unknown = sorted(set(_UNKNOWN.findall(mathml)))
     if unknown:
         raise DrawError(f"unknown command {', '.join(unknown)}")
+    mathfont = ziamath.zmath.loadedfonts["default"]
+    lacking = frozenset(ch for ch in _text(mathml) if not ch.isspace() and mathfont.glyphindex(ch) == 0)
+    fallback = _fallback_font(lacking) if lacking else None
+    _install_fallback(mathfont, fallback)
+    missing = _missing_glyphs(mathml, fallback)
+    if missing:
+        raise DrawError(f"neither the math font nor {FALLBACK_PATTERN.split(':')[0]} has a glyph for {missing}")
     try:
         formula = ziamath.Math(mathml, size=_SIZE, margin=_MARGIN)
         svg = formula.svg()
@@ -108,9 +199,6 @@ def draw(tex: str, display: bool, mathml: str) -> MathPicture:
     except Exception as exc:  # ziamath raises many unrelated types on bad input
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise DrawError(detail) from None
-    missing = _missing_glyphs(mathml)
-    if missing:
-        raise DrawError(f"the math font has no glyph for {missing}")
     if re.match(r"^<svg\b[^>]*/>", svg):  # ziamath writes an empty picture as <svg …/>
         raise DrawError("the formula draws nothing (only spacing or phantoms)")
     # The title names the picture for assistive technology and is what copy-paste finds.
@@ -135,13 +223,21 @@ def _draw_or_error(job: tuple[str, bool, str]) -> MathPicture | DrawError:
         return exc
 
 
-def _missing_glyphs(mathml: str) -> str:
-    """The characters of the formula the math font cannot draw (it would draw an empty box)."""
+def _text(mathml: str) -> str:
+    try:
+        return "".join(ET.fromstring(mathml).itertext())
+    except ET.ParseError as exc:
+        raise DrawError(f"the MathML is not well-formed ({exc})") from None
+
+
+def _missing_glyphs(mathml: str, fallback: object | None = None) -> str:
+    """The characters of the formula neither the math font nor the text fallback can draw (it would
+    draw an empty box)."""
     import ziamath
 
     font = ziamath.zmath.loadedfonts["default"]
-    text = "".join(ET.fromstring(mathml).itertext())
-    missing = sorted({ch for ch in text if not ch.isspace() and font.glyphindex(ch) == 0})
+    missing = sorted({ch for ch in _text(mathml) if not ch.isspace() and font.glyphindex(ch) == 0
+                      and not (fallback is not None and fallback.glyphindex(ch))})  # type: ignore[attr-defined]
     return ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in missing)
 
 
@@ -194,7 +290,8 @@ def draw_all(book: Book, problems: Problems | None = None, cache: FormulaCache |
 
 
 def _cached_run(maths: list[Math], cache: FormulaCache) -> list[MathPicture | DrawError]:
-    fingerprint = renderer_fingerprint(__file__)
+    # The spacing patches shape the pictures as much as this module does.
+    fingerprint = renderer_fingerprint(__file__, mathspacing.__file__)
     keys = [cache.key(fingerprint, m.tex, m.display, m.mathml) for m in maths]
     found = cache.lookup(keys)
     missing = [m for m, k in zip(maths, keys, strict=True) if k not in found]

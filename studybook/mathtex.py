@@ -7,6 +7,7 @@ checked here first and the MathML is then scanned for commands the converter did
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from html import escape
@@ -122,9 +123,63 @@ def to_mathml(tex: str, display: bool) -> str:
         ) from None
     # latex2mathml nests rows inside token elements for \mathrel{+} and the like, which MathML
     # forbids; repair it here so that every consumer of the model gets valid MathML.
-    if any(_local(el.tag) in TOKENS and len(el) for el in root.iter()):
-        mathml = serialize(repair(root), {})
+    repaired = any(_local(el.tag) in TOKENS and len(el) for el in root.iter())
+    if repaired:
+        repair(root)
+    if tex_spacing(root) or repaired:
+        mathml = serialize(root, {}, refs=True)
     return mathml
+
+
+# TeX's classes of the symbols a sign can follow: after these (or at the start of a row) "-" is a
+# sign, not a subtraction (TeX turns a binary atom into an ordinary one there).
+_SIGNS = {"-", "\u2212", "+", "\u00b1", "\u2213"}
+_BEFORE_SIGN = set("=<>\u2264\u2265\u2248\u2260\u2261\u221d\u2208\u2209\u223c\u2243\u2190\u2192\u21d0\u21d2"
+                   "\u21d4\u27f8\u27f9\u27fa\u2223\u2225:([{\u27e8,;+-\u2212\u00b1\u2213\u00d7\u22c5\u00b7/"
+                   "\u2211\u220f\u222b")
+_ROWS = {"math", "mrow", "mtd", "mstyle", "msqrt", "mpadded", "menclose", "mphantom"}
+
+
+def tex_spacing(root: ET.Element) -> bool:
+    """Set, in the MathML itself, the spaces TeX would put where the MathML operator dictionary
+    differs; return whether anything changed. Every MathML renderer then agrees with TeX:
+
+    - a sign ("= −∞", "(−1)", "−x") is a prefix operator, set close to its operand;
+    - ∂ and ∇ take no space after them (the dictionary gives them a gap, so "∂ x" and "∇ _θ");
+    - a comma is followed by a thin space, not a thick one;
+    - the two columns of `cases` are a quad apart (latex2mathml leaves the renderer's default).
+    """
+    changed = False
+    for row in root.iter():
+        if _local(row.tag) not in _ROWS:
+            continue
+        kids = list(row)
+        for i, el in enumerate(kids):
+            if _local(el.tag) != "mo" or el.attrib.get("form"):
+                continue
+            text = (el.text or "").strip()
+            prev = kids[i - 1] if i else None
+            if text in _SIGNS and (prev is None or (_local(prev.tag) == "mo"
+                                                     and (prev.text or "").strip() in _BEFORE_SIGN)):
+                el.set("form", "prefix")
+                changed = True
+    for el in root.iter():
+        tag, text = _local(el.tag), (el.text or "").strip()
+        if tag == "mo" and text in ("\u2202", "\u2207") and "rspace" not in el.attrib:
+            el.set("lspace", "0em")
+            el.set("rspace", "0em")
+            changed = True
+        elif tag == "mo" and text == "," and "rspace" not in el.attrib:
+            el.set("rspace", "0.1667em")
+            changed = True
+        elif tag in _ROWS:
+            kids = list(el)
+            for fence, table in itertools.pairwise(kids):
+                if (_local(fence.tag) == "mo" and (fence.text or "").strip() == "{" and _local(table.tag) == "mtable"
+                        and "columnspacing" not in table.attrib):
+                    table.set("columnspacing", "1em")
+                    changed = True
+    return changed
 
 
 def _local(tag: str) -> str:
@@ -142,14 +197,26 @@ def repair(root: ET.Element) -> ET.Element:
     return root
 
 
-def serialize(el: ET.Element, extra: dict[str, str] | None = None) -> str:
+def _encode(tag: str, text: str) -> str:
+    """Token text written as latex2mathml writes it (operators and non-ASCII symbols as character
+    references), so that the MathML reads the same whether or not it was re-serialised here."""
+    if tag == "mo":
+        return "".join(ch if ch.isalnum() and ch.isascii() else f"&#x{ord(ch):05X};" for ch in text)
+    if tag in ("mi", "mn"):
+        return "".join(escape(ch, quote=False) if ch.isascii() else f"&#x{ord(ch):05X};" for ch in text)
+    return escape(text, quote=False)
+
+
+def serialize(el: ET.Element, extra: dict[str, str] | None = None, refs: bool = False) -> str:
     """MathML without namespace prefixes; with `extra` (attributes, possibly none) it is the root
-    and declares the default namespace."""
+    and declares the default namespace. With `refs`, symbols are written as character references,
+    as latex2mathml writes them (the form the formula drawing's own fixes look for)."""
     attrs = dict(extra or {})
     if extra is not None:
         attrs["xmlns"] = MATHML_NS
     attrs.update((_local(k), v) for k, v in el.attrib.items())
     head = _local(el.tag) + "".join(f' {k}="{escape(v, quote=True)}"' for k, v in attrs.items())
-    inner = escape(el.text or "", quote=False) + "".join(
-        serialize(child) + escape(child.tail or "", quote=False) for child in el)
+    text = el.text or ""
+    inner = (_encode(_local(el.tag), text) if refs else escape(text, quote=False)) + "".join(
+        serialize(child, None, refs) + escape(child.tail or "", quote=False) for child in el)
     return f"<{head}>{inner}</{_local(el.tag)}>" if inner else f"<{head}/>"

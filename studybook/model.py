@@ -142,6 +142,17 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class IndexTerm:
+    """One entry of the back-of-book index, authored in a question's `index:` list: the question
+    is where the term is discussed. With `see`, it is a cross-reference ("self-attention, see
+    attention") and has no locator of its own."""
+
+    term: str  # display form, as the index prints it: "AdamW", "KV cache"
+    sub: str = ""  # sub-entry under `term`: "causal" for "attention — causal"
+    see: str = ""  # the entry to look up instead
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     number: int  # 1-based position in the book; ids are stable, numbers are not
@@ -156,6 +167,7 @@ class Question:
     answer: Fragment
     location: Location
     digest: str = ""  # hash of the question's source text (see reader.digest)
+    index: tuple[IndexTerm, ...] = ()  # index entries located at this question
 
     @property
     def cited(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ import yaml
 
 from . import bibliography, figures, glyphs, inputs, markup, translation
 from .diagnostics import Location, Problem, Problems, display_path
-from .model import Book, Cite, Fragment, Question, Section, Topic, XRef
+from .model import Book, Cite, Fragment, IndexTerm, Question, Section, Topic, XRef
 
 ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # A BCP 47 language tag (language, optional script, region and variants): it names the artifacts,
@@ -36,7 +36,8 @@ BOOK_FIELDS = {"book", "title", "subtitle", "authors", "language", "version", "e
                "source", "source_url", "license"}
 TOPIC_FIELDS = {"topic", "key_papers"}
 SECTION_FIELDS = {"section"}
-QUESTION_FIELDS = {"id", "difficulty", "tags", "references", "related"}
+QUESTION_FIELDS = {"id", "difficulty", "tags", "references", "related", "index"}
+INDEX_KEYS = {"term", "sub", "see"}
 
 
 def heading_of(line: str) -> tuple[int, str] | None:
@@ -507,8 +508,36 @@ class _Reader:
             references=self.list_field(node, "references"),
             related=self.list_field(node, "related"),
             key_points=key_points, answer=answer, location=self.loc(node.line), digest=self.digest(node),
+            index=self.index_field(node),
         ))
         self.meta_nodes[qid] = node
+
+    def index_field(self, node: _Node) -> tuple[IndexTerm, ...]:
+        """A question's `index:` list: "Term", {term: T, sub: S} or {term: T, see: U}."""
+        value = node.fields.get("index", [])
+        where = self.at(node, "index")
+        fix = "write each entry as 'Term', '{term: Term, sub: Sub-entry}' or '{term: Term, see: Other term}'"
+        if not isinstance(value, list):
+            self.problems.add(where, "'index' must be a list", fix)
+            return ()
+        out: list[IndexTerm] = []
+        for item in value:
+            entry = {"term": item} if isinstance(item, (str, int, float)) else item
+            if not isinstance(entry, dict) or set(entry) - INDEX_KEYS or not all(
+                    isinstance(v, (str, int, float)) and str(v).strip() for v in entry.values()):
+                self.problems.add(where, f"index entry {item!r} is not a term", fix)
+                continue
+            fields = {k: " ".join(str(v).split()) for k, v in entry.items()}
+            if "term" not in fields or ("sub" in fields and "see" in fields):
+                self.problems.add(where, f"index entry {item!r} needs a 'term' and at most one of 'sub', 'see'",
+                                  fix)
+                continue
+            term = IndexTerm(fields["term"], fields.get("sub", ""), fields.get("see", ""))
+            if term in out:
+                self.problems.add(where, f"index entry {item!r} is listed twice", "keep one")
+                continue
+            out.append(term)
+        return tuple(out)
 
     def read_translation(self, nodes: list[_Node]) -> Book:
         name = self.str_field(self.front, "translation_of")
@@ -560,6 +589,21 @@ class _Reader:
                                       f"question {q.id!r} lists itself as related", "remove it from 'related'")
             for frag in (q.title, q.key_points, q.answer):
                 self.check_fragment(frag, targets, book)
+        self.check_index(book)
+
+    def check_index(self, book: Book) -> None:
+        """A 'see' reference must lead to a term that has pages; a term is a see-reference or has
+        pages, not both."""
+        located = {t.term for q in book.questions for t in q.index if not t.see}
+        for q in book.questions:
+            for t in q.index:
+                where = self.at(self.meta_nodes[q.id], "index") if q.id in self.meta_nodes else q.location
+                if t.see and t.see not in located:
+                    self.problems.add(where, f"index entry {t.term!r} refers to {t.see!r}, which no question "
+                                      "lists", f"add {t.see!r} to the index of the question that discusses it")
+                if t.see and t.term in located:
+                    self.problems.add(where, f"index term {t.term!r} is both a 'see' reference and an entry "
+                                      "with pages", "use a sub-entry, or drop the 'see'")
 
     def check_fragment(self, frag: Fragment, targets: set[str], book: Book) -> None:
         for xref in frag.parts_of(XRef):

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .diagnostics import Location
-from .model import Book, Question, Section, Topic
+from .model import Book, IndexTerm, Question, Section, Topic
 
 if TYPE_CHECKING:
     from .reader import _Node, _Reader
 
-FRONT_FIELDS = {"translation_of", "language", "title", "subtitle", "edition", "translators"}
+FRONT_FIELDS = {"translation_of", "language", "title", "subtitle", "edition", "translators", "index_terms"}
 UNIT_FIELDS = {"section", "topic", "id", "source"}
 
 
@@ -77,6 +77,8 @@ def read_translation(reader: _Reader, nodes: list[_Node], original: Book) -> Boo
                                 f"add its heading with '{'id' if key[0] == 'question' else key[0]}: {key[1]}' "
                                 "and translate it (scripts/translation_skeleton.py writes a skeleton)")
 
+    index = _index_terms(reader, original)
+
     def title(node: _Node | None, unit: Section | Topic | Question):
         return reader.title(node) if node is not None else (unit.title, unit.title_text)
 
@@ -96,6 +98,7 @@ def read_translation(reader: _Reader, nodes: list[_Node], original: Book) -> Boo
             qt, qtext = title(qnode, q)
             questions.append(dataclasses.replace(
                 q, title=qt, title_text=qtext, location=_where(reader, qnode, q),
+                index=tuple(IndexTerm(*(index.get(w, w) for w in (t.term, t.sub, t.see))) for t in q.index),
                 key_points=reader.fragment(qnode.parts.get("key points")) if qnode else q.key_points,
                 answer=reader.fragment(qnode.parts.get("answer") or qnode.parts.get("preamble")) if qnode
                 else q.answer))
@@ -115,6 +118,28 @@ def read_translation(reader: _Reader, nodes: list[_Node], original: Book) -> Boo
     for frag in book.fragments():
         reader.check_fragment(frag, targets, book)
     return book
+
+
+def _index_terms(reader: _Reader, original: Book) -> dict[str, str]:
+    """The translation's `index_terms:` mapping, each word of the original's index to its
+    translation (one mapping for the book, so a term reads the same wherever it is listed)."""
+    front = reader.front
+    value = front.fields.get("index_terms") or {}
+    where = reader.at(front, "index_terms") if "index_terms" in front.fields else Location(reader.path, 1)
+    if not isinstance(value, dict) or not all(isinstance(v, (str, int, float)) and str(v).strip()
+                                              for v in value.values()):
+        reader.problems.add(where, "'index_terms' must map each index term of the original to its translation",
+                            "write 'index_terms: {KV cache: 键值缓存（KV cache）, ...}'")
+        return {}
+    mapping = {" ".join(str(k).split()): " ".join(str(v).split()) for k, v in value.items()}
+    words = {w for q in original.questions for t in q.index for w in (t.term, t.sub, t.see) if w}
+    for word in sorted(words - set(mapping)):
+        reader.problems.add(where, f"index term {word!r} of {original.path} has no translation",
+                            f"add '{word}: …' to index_terms")
+    for word in sorted(set(mapping) - words):
+        reader.problems.warn(where, f"index_terms translates {word!r}, which the original's index does not use",
+                             "remove it, or fix it to match the original's term")
+    return mapping
 
 
 def _where(reader: _Reader, node: _Node | None, unit: Section | Topic | Question) -> Location:

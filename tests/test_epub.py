@@ -177,7 +177,8 @@ def test_one_page_per_chapter_plus_front_and_back_matter(built: tuple[Book, Epub
     book, pub = built
     chapters = [f"chapter-{t.number:02d}.xhtml" for t in book.topics]
     front = [f"{s.id}.xhtml" for s in book.sections]
-    assert pub.spine == ["cover.xhtml", "title.xhtml", "nav.xhtml", *front, *chapters, "bibliography.xhtml"]
+    back = ["bibliography.xhtml"] + (["index.xhtml"] if any(q.index for q in book.questions) else [])
+    assert pub.spine == ["cover.xhtml", "title.xhtml", "nav.xhtml", *front, *chapters, *back]
     for topic, href in zip(book.topics, chapters, strict=True):
         assert text(pub.element(href, f"t-{topic.id}-title")) == " ".join(html.unescape(topic.title_text).split())
         assert pub.element(href, f"t-{topic.id}").get(EPUB_TYPE) == "chapter"

@@ -399,17 +399,28 @@ def test_missing_glyph_fails_naming_the_character_and_its_line(mini_book: Path, 
 @pytest.mark.parametrize("target", ["check", "pdf"])
 def test_formula_the_math_renderer_cannot_draw_fails_with_path_and_line(mini_book: Path, tmp_path: Path,
                                                                          target: str):
-    line = _insert_after(mini_book, "For logits", r"The word \(\text{注意}\) in a formula.")
+    # Thai: the installed fonts have it (the glyph check passes), neither the math font nor its CJK
+    # fallback does.
+    line = _insert_after(mini_book, "For logits", r"The word \(\text{ภาษา}\) in a formula.")
     out = tmp_path / "dist"
     proc = run_build(target, "--source", str(mini_book), "--out", str(out),
                      env={"SOURCE_DATE_EPOCH": EPOCH})
     assert proc.returncode == 1
-    assert re.search(rf"handbook\.md:{line}: cannot draw formula .*注意", proc.stderr), proc.stderr
+    assert re.search(rf"handbook\.md:{line}: cannot draw formula .*ภาษา", proc.stderr), proc.stderr
     assert not out.exists() or not list(out.glob("*.pdf"))
 
 
 # ---------------------------------------------------------------------------------------------
 # Math, directly
+
+
+def test_every_formula_can_be_found_by_its_latex(built: Built):
+    """The formulas are outlines; the invisible LaTeX laid over each is what a search finds."""
+    text = re.sub(r"\s+", "", "".join(built.texts))
+    maths = {m.tex for frag in built.book.fragments() for m in frag.maths}
+    assert maths
+    missing = sorted(t for t in maths if re.sub(r"\s+", "", t) not in text)
+    assert not missing, missing[:5]
 
 
 def test_inline_math_sits_on_the_baseline():
@@ -431,6 +442,6 @@ def test_large_operators_inside_fences_keep_their_size():
 
 def test_unrenderable_formula_raises():
     with pytest.raises(MathRenderError):
-        typeset(r"\text{注意}", False, '<math><mtext>注意</mtext></math>')
+        typeset(r"\text{ภาษา}", False, '<math><mtext>ภาษา</mtext></math>')
     with pytest.raises(MathRenderError):
         typeset("x", False, "<math><mi>x</mi")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from .. import index as index_mod
 from .. import labels as labels_mod
 from ..labels import Labels
 from ..model import Book, ImageRef, Question
@@ -49,7 +50,7 @@ ID_NAMESPACE = uuid.UUID("0b0c5f2e-6a63-5c4e-9d1e-5e2f8b9a7c31")
 SECTION_TYPES = {"preface": "preface", "foreword": "foreword", "introduction": "introduction",
                  "acknowledgments": "acknowledgments", "dedication": "dedication",
                  "prologue": "prologue", "epigraph": "epigraph"}
-RESERVED = {"cover", "title", "nav", "bibliography", "toc", "content"}
+RESERVED = {"cover", "title", "nav", "bibliography", "index", "toc", "content"}
 
 
 def identifier(book: Book) -> str:
@@ -193,6 +194,10 @@ def _pages(book: Book, labels: Labels) -> tuple[list[Page], dict[str, str]]:
     if book.bibliography:
         pages.append(Page("bibliography.xhtml", "bibliography", labels["bibliography"],
                           "epub/bibliography.xhtml.j2", "bibliography"))
+    groups = index_mod.build(book)
+    if groups:
+        pages.append(Page("index.xhtml", "index", labels["index"], "epub/index.xhtml.j2", "index",
+                          {"groups": groups}))
     return pages, chapter_files
 
 

@@ -33,10 +33,11 @@ from pathlib import PurePath
 
 from markupsafe import Markup
 
+from .. import index as index_mod
 from .. import labels as labels_mod
 from .. import mathsvg
 from ..diagnostics import BuildError, Location, Problem
-from ..model import Book, Fragment, ImageRef, Math, Question, XRef
+from ..model import Book, Fragment, ImageRef, Math, XRef
 from ..templating import environment
 from . import Options
 
@@ -56,13 +57,6 @@ class HtmlBook:
 
     html: str
     resources: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    term: str
-    sub: bool
-    questions: tuple[Question, ...]
 
 
 # Page references are literal numbers the pipeline fills in: a first layout with placeholders
@@ -143,7 +137,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "build_date": labels.date(options.build_time),
         "timestamp": dt.datetime.fromtimestamp(options.build_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "keywords": sorted({tag for q in book.questions for tag in q.tags}),
-        "index": _index(book),
+        "index": index_mod.build(book),
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
@@ -175,25 +169,6 @@ def _print_links(markup: str) -> str:
                 f'<span class="fn-url"><a href="{url}">{shown}</a></span>')
 
     return Markup(_EXTERNAL_LINK.sub(replace, str(markup)))
-
-
-def _index(book: Book) -> list[tuple[str, list[IndexEntry]]]:
-    """Index of terms from the questions' tags; `a::b` becomes the sub-entry b under a."""
-    terms: dict[str, dict[str, list[Question]]] = {}
-    for q in book.questions:
-        for tag in q.tags:
-            head, _, rest = tag.partition("::")
-            subs = terms.setdefault(head, {})
-            subs.setdefault(rest.replace("::", ", "), []).append(q)
-    groups: dict[str, list[IndexEntry]] = {}
-    for head in sorted(terms, key=str.casefold):
-        letter = head[0].upper() if head[0].isalpha() else "#"
-        entries = groups.setdefault(letter, [])
-        subs = terms[head]
-        entries.append(IndexEntry(head, False, tuple(subs.get("", ()))))
-        entries.extend(IndexEntry(sub, True, tuple(qs))
-                       for sub, qs in sorted(subs.items(), key=lambda kv: kv[0].casefold()) if sub)
-    return list(groups.items())
 
 
 # ---------------------------------------------------------------------------------------------
