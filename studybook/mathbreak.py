@@ -6,8 +6,9 @@ therefore broken where a typesetter would break it for a narrow column, in this 
 preference, and only as far as needed:
 
 1. between independent formulas set side by side (`,\\qquad`), dropping the space;
-2. before a relation (`=`, `\\approx`, `\\le`, `\\Longrightarrow`, …);
-3. before a binary `+` or `-`.
+2. before an arrow that joins two statements (`\\Longrightarrow`, `\\iff`, …);
+3. before a relation (`=`, `\\approx`, `\\le`, …);
+4. before a binary `+` or `-`.
 
 Breaks are only made at the formula's top level: never inside braces, parentheses, `\\left…\\right`
 or an environment. The TeX is split (so the same breaks serve MathML and MathJax); every line is
@@ -29,6 +30,8 @@ _RELATIONS = frozenset({
     r"\propto", r"\to", r"\rightarrow", r"\Rightarrow", r"\Longrightarrow", r"\Longleftrightarrow",
     r"\iff", r"\implies", r"\mapsto", r"\ll", r"\gg", r"\leftarrow", r"\coloneqq", r"\in",
 })
+_ARROWS = frozenset({r"\Rightarrow", r"\Longrightarrow", r"\Longleftrightarrow", r"\iff", r"\implies",
+                     r"\Leftrightarrow"})
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|.", re.S)
 _SHORT = 3.0  # em
 
@@ -79,7 +82,8 @@ def _cut_points(tex: str, level: int) -> list[tuple[int, int]]:
         if level == 1 and tok == r"\qquad":
             end = pos + len(tok)
             cuts.append((pos, end))
-        elif level == 2 and (tok in ("=", "<", ">") or tok in _RELATIONS) and k > 0:
+        elif ((level == 2 and tok in _ARROWS) or (level == 3 and (tok in ("=", "<", ">") or tok in _RELATIONS))) \
+                and k > 0:
             start = pos
             # Keep what belongs to the relation with it: \mathrel{+}=, \;=, \quad\Longrightarrow.
             back = tex[:start].rstrip()
@@ -90,7 +94,7 @@ def _cut_points(tex: str, level: int) -> list[tuple[int, int]]:
                 back = back[:m.start()].rstrip()
             if back.strip() and not back.rstrip().endswith(("=", "&")):
                 cuts.append((len(back), len(back)))
-        elif level == 3 and tok in ("+", "-") and prev not in ("", "^", "_", "(", "=", "{", ",") \
+        elif level == 4 and tok in ("+", "-") and prev not in ("", "^", "_", "(", "=", "{", ",") \
                 and prev not in _RELATIONS and k > 0:
             cuts.append((pos, pos))
         if not tok.isspace():
@@ -119,7 +123,7 @@ def width_em(tex: str) -> float:
 
 
 def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
-    if level > 3 or width_em(tex) <= limit:
+    if level > 4 or width_em(tex) <= limit:
         return [Line(tex, indent)]
     cuts = _cut_points(tex, level)
     if not cuts:

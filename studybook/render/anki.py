@@ -19,17 +19,23 @@ from typing import Any
 import genanki
 
 from .. import labels as labels_mod
+from .. import mathbreak
 from ..labels import Labels
 from ..model import Book, ImageRef
 from ..output import write_zip
 from ..templating import environment
 from . import Options
+from .narrow import code_lines, label_table_cells
 
 EXTENSION = "apkg"
 # Hard-coded once and never changed: a new id would orphan every learner's existing notes.
 NOTE_TYPE_ID = 1_739_412_587
 NOTE_TYPE_NAME = "studybook question v1"
 STATIC_PREFIX = "_"
+# The width of a phone's card (390 CSS px less the card's padding, at 18 px) in em of the math
+# font, allowing for MathJax setting formulas ~1.2 times larger to match the text's x-height:
+# display formulas wider than this are broken into lines at relations (studybook.mathbreak).
+PHONE_MEASURE = 16.0
 FIELDS = ["ID", "Number", "Question", "KeyPoints", "Answer", "References", "Related", "Topic",
           "Difficulty"]
 
@@ -65,8 +71,8 @@ def _anki_field(name: str) -> str:
 
 def _note_type(options: Options, labels: Labels) -> genanki.Model:
     env = environment(options.templates)
-    env.globals.update(labels=labels, field=_anki_field,
-                       if_=lambda name: _anki_field("#" + name), end=lambda name: _anki_field("/" + name))
+    env.globals.update(labels=labels, field=_anki_field, if_=lambda name: _anki_field("#" + name),
+                       unless=lambda name: _anki_field("^" + name), end=lambda name: _anki_field("/" + name))
     name = NOTE_TYPE_NAME if labels.language == FIRST_EDITION else f"{NOTE_TYPE_NAME} ({labels.language})"
     return genanki.Model(
         note_type_id(labels.language),
@@ -85,7 +91,8 @@ def _note_type(options: Options, labels: Labels) -> genanki.Model:
 def render(book: Book, options: Options) -> bytes:
     labels = labels_mod.load(options.templates, book.language)
     env = environment(options.templates)
-    env.globals.update(labels=labels, STATIC=STATIC_PREFIX)
+    env.globals.update(labels=labels, STATIC=STATIC_PREFIX,
+                       display_tex=lambda tex: mathbreak.aligned(tex, PHONE_MEASURE))
     fields: Any = env.get_template("anki/fields.html.j2").module  # its macros, called like functions
     model = _note_type(options, labels)
     decks = []
@@ -102,8 +109,8 @@ def render(book: Book, options: Options) -> bytes:
                     q.id,
                     str(q.number),
                     _inert(str(fields.question(q, book)).strip()),
-                    _inert(str(fields.fragment(q.key_points, book)).strip()),
-                    _inert(str(fields.fragment(q.answer, book)).strip()),
+                    _inert(_narrow(str(fields.fragment(q.key_points, book)).strip())),
+                    _inert(_narrow(str(fields.fragment(q.answer, book)).strip())),
                     str(fields.references(q, book)).strip(),
                     str(fields.related(q, book)).strip(),
                     topic.title_text,
@@ -115,6 +122,11 @@ def render(book: Book, options: Options) -> bytes:
             ))
         decks.append(deck)
     return _package(decks, book, options.build_time)
+
+
+def _narrow(html: str) -> str:
+    """Hooks for the card's phone layout: wide tables reflow, code lines wrap with a hang."""
+    return code_lines(label_table_cells(html))
 
 
 def _inert(html: str) -> str:
