@@ -8,10 +8,12 @@ preference, and only as far as needed:
 1. between independent formulas set side by side (`,\\qquad`), dropping the space;
 2. before an arrow that joins two statements (`\\Longrightarrow`, `\\iff`, …);
 3. before a relation (`=`, `\\approx`, `\\le`, …);
-4. before a binary `+` or `-`.
+4. before a binary `+` or `-`;
+5. before a binary `+` or `-` inside `\\big`-sized brackets (which, unlike `\\left…\\right`, may
+   open on one line and close on the next).
 
-Breaks are only made at the formula's top level: never inside braces, parentheses, `\\left…\\right`
-or an environment. The TeX is split (so the same breaks serve MathML and MathJax); every line is
+Apart from 5, breaks are only made at the formula's top level: never inside braces, parentheses,
+`\\left…\\right` or an environment. The TeX is split (so the same breaks serve MathML and MathJax); every line is
 measured with ziamath and the STIX Two Math font, the same font the EPUB embeds.
 """
 
@@ -42,30 +44,44 @@ class Line:
     indent: bool  # a continuation of the previous line (after a relation or operator break)
 
 
-def _tokens(tex: str) -> list[tuple[int, str, int]]:
-    """(offset, token, depth before the token): depth counts braces, brackets, parentheses,
-    \\left…\\right and environments; only depth 0 is a place to break."""
+_SIZED = frozenset({r"\big", r"\Big", r"\bigg", r"\Bigg", r"\bigl", r"\Bigl", r"\biggl", r"\Biggl",
+                    r"\bigr", r"\Bigr", r"\biggr", r"\Biggr"})
+
+
+def _tokens(tex: str) -> list[tuple[int, str, int, bool]]:
+    """(offset, token, depth before the token, inside sized brackets only): depth counts braces,
+    brackets, parentheses, \\left…\\right and environments, and only depth 0 is a place to break,
+    except, as a last resort, inside brackets that are all \\big-sized: they are single symbols,
+    and a line may end inside them."""
     out = []
-    depth = 0
+    hard = 0
+    soft: list[bool] = []  # open brackets and parentheses: sized with \big… or not
     tokens = list(_TOKEN.finditer(tex))
     i = 0
+    prev = ""
     while i < len(tokens):
         m = tokens[i]
         tok = m.group(0)
-        out.append((m.start(), tok, depth))
-        if tok in ("{", "(", "[", r"\left", r"\begin", r"\{", r"\langle"):
-            depth += 1
-        elif tok in ("}", ")", "]", r"\right", r"\end", r"\}", r"\rangle"):
-            depth = max(0, depth - 1)
+        out.append((m.start(), tok, hard + len(soft), hard == 0 and bool(soft) and all(soft)))
+        if tok in ("{", r"\left", r"\begin"):
+            hard += 1
+        elif tok in ("}", r"\right", r"\end"):
+            hard = max(0, hard - 1)
+        elif tok in ("(", "[", r"\{", r"\langle"):
+            soft.append(prev in _SIZED)
+        elif tok in (")", "]", r"\}", r"\rangle") and soft:
+            soft.pop()
         if tok in (r"\begin", r"\end", r"\left", r"\right"):
             # \begin{name} / \left( are one opening: skip the name's braces or the delimiter.
             if tok in (r"\begin", r"\end"):
                 while i + 1 < len(tokens) and tokens[i + 1].group(0) != "}":
-                    out.append((tokens[i + 1].start(), tokens[i + 1].group(0), depth))
+                    out.append((tokens[i + 1].start(), tokens[i + 1].group(0), hard + len(soft), False))
                     i += 1
                 i += 1  # the closing brace
             else:
                 i += 1
+        if not tok.isspace():
+            prev = tok
         i += 1
     return out
 
@@ -75,7 +91,11 @@ def _cut_points(tex: str, level: int) -> list[tuple[int, int]]:
     toks = _tokens(tex)
     cuts = []
     prev = ""
-    for k, (pos, tok, depth) in enumerate(toks):
+    for k, (pos, tok, depth, sized) in enumerate(toks):
+        binary = tok in ("+", "-") and prev not in ("", "^", "_", "(", "[", "=", "{", ",") \
+            and prev not in _RELATIONS and prev not in _SIZED and k > 0
+        if level == 5 and sized and binary:
+            cuts.append((pos, pos))
         if depth:
             prev = tok if not tok.isspace() else prev
             continue
@@ -94,8 +114,7 @@ def _cut_points(tex: str, level: int) -> list[tuple[int, int]]:
                 back = back[:m.start()].rstrip()
             if back.strip() and not back.rstrip().endswith(("=", "&")):
                 cuts.append((len(back), len(back)))
-        elif level == 4 and tok in ("+", "-") and prev not in ("", "^", "_", "(", "=", "{", ",") \
-                and prev not in _RELATIONS and k > 0:
+        elif level == 4 and binary:
             cuts.append((pos, pos))
         if not tok.isspace():
             prev = tok
@@ -123,7 +142,7 @@ def width_em(tex: str) -> float:
 
 
 def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
-    if level > 4 or width_em(tex) <= limit:
+    if level > 5 or width_em(tex) <= limit:
         return [Line(tex, indent)]
     cuts = _cut_points(tex, level)
     if not cuts:
@@ -149,9 +168,12 @@ def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
     texts.append(current)
     # A line of a few letters ("L", "\\eta_t") before a break helps nobody: keep it with the next
     # line, which the next level may break elsewhere.
+    # (unless that makes a line too wide after all).
     for i in range(len(texts) - 2, -1, -1):
         if level > 1 and width_em(texts[i]) < _SHORT:
-            texts[i:i + 2] = [f"{texts[i]} {texts[i + 1]}"]
+            merged = f"{texts[i]} {texts[i + 1]}"
+            if all(width_em(line.tex) <= limit for line in _fill(merged, limit, level + 1, False)):
+                texts[i:i + 2] = [merged]
     # Side-by-side formulas each start a line of their own; a broken formula goes on indented.
     lines = [(text, indent if i == 0 else level > 1) for i, text in enumerate(texts)]
     return [deeper for text, ind in lines for deeper in _fill(text, limit, level + 1, ind)]
@@ -173,10 +195,13 @@ def break_lines(tex: str, limit: float) -> list[Line]:
         return [Line(tex, False)]
 
 
-def aligned(tex: str, limit: float) -> str:
-    """The formula as TeX for MathJax: broken lines in a left-aligned `aligned` environment."""
-    lines = break_lines(tex, limit)
+def widest(lines: list[Line]) -> float:
+    return max(width_em(line.tex) for line in lines)
+
+
+def aligned(lines: list[Line]) -> str:
+    """The lines as TeX for MathJax: one line as it is, more in a left-aligned `aligned`."""
     if len(lines) == 1:
-        return tex
+        return lines[0].tex
     rows = [("&\\quad " if line.indent else "&") + line.tex for line in lines]
     return "\\begin{aligned}" + r"\\".join(rows) + "\\end{aligned}"

@@ -32,10 +32,13 @@ EXTENSION = "apkg"
 NOTE_TYPE_ID = 1_739_412_587
 NOTE_TYPE_NAME = "studybook question v1"
 STATIC_PREFIX = "_"
-# The width of a phone's card (390 CSS px less the card's padding, at 18 px) in em of the math
-# font, allowing for MathJax setting formulas ~1.2 times larger to match the text's x-height:
-# display formulas wider than this are broken into lines at relations (studybook.mathbreak).
-PHONE_MEASURE = 16.0
+# The width of a phone's card (390 CSS px less the card's padding) in em of the math font as
+# ziamath measures it; MathJax sets display formulas ~1.3 times the 18 px text (card.css.j2 sets
+# them at 90 %): display formulas wider than this are broken into lines (studybook.mathbreak).
+PHONE_MEASURE = 14.0
+# A line that cannot be broken and is at most this much wider is set smaller (80 %); a wider one
+# scrolls in its box, with shadows that show there is more.
+TIGHT_MEASURE = 15.0
 FIELDS = ["ID", "Number", "Question", "KeyPoints", "Answer", "References", "Related", "Topic",
           "Difficulty"]
 
@@ -92,7 +95,7 @@ def render(book: Book, options: Options) -> bytes:
     labels = labels_mod.load(options.templates, book.language)
     env = environment(options.templates)
     env.globals.update(labels=labels, STATIC=STATIC_PREFIX,
-                       display_tex=lambda tex: mathbreak.aligned(tex, PHONE_MEASURE))
+                       display_math=_display_math)
     fields: Any = env.get_template("anki/fields.html.j2").module  # its macros, called like functions
     model = _note_type(options, labels)
     decks = []
@@ -122,6 +125,15 @@ def render(book: Book, options: Options) -> bytes:
             ))
         decks.append(deck)
     return _package(decks, book, options.build_time)
+
+
+def _display_math(tex: str) -> tuple[str, str]:
+    """A display formula's TeX for MathJax, broken for a phone, and the class of its box:
+    "" when it fits, "math-tight" when set smaller it fits, "math-scrolls" when it cannot."""
+    lines = mathbreak.break_lines(tex, PHONE_MEASURE)
+    width = mathbreak.widest(lines)
+    kind = "" if width <= PHONE_MEASURE else "math-tight" if width <= TIGHT_MEASURE else "math-scrolls"
+    return mathbreak.aligned(lines), kind
 
 
 def _narrow(html: str) -> str:

@@ -33,11 +33,16 @@ function measure() {
     for (const el of document.querySelectorAll(selector)) {
       const r = el.getBoundingClientRect();
       if (r.width === 0 && r.height === 0) continue; // not rendered (e.g. a closed <details>)
+      if (el.closest("mjx-assistive-mml")) continue; // MathJax's hidden copy for screen readers
       count++;
       // The element's own box, and what it holds: a box that fits but scrolls or clips its
       // content still hides part of it on a paginated reader.
-      const over = Math.max(r.right - vw, -r.left, el.scrollWidth - el.clientWidth > 1 ? el.scrollWidth - el.clientWidth : 0);
-      if (over > 1) wide.push({kind, what: describe(el), width: Math.round(r.width), over: Math.round(over)});
+      const boxOver = Math.max(r.right - vw, -r.left);
+      const over = Math.max(boxOver, el.scrollWidth - el.clientWidth > 1 ? el.scrollWidth - el.clientWidth : 0);
+      // A box the book marks as scrolling (a formula that cannot be broken, in Anki) may hold
+      // more than it shows, if the box itself fits and says so (scroll shadows).
+      const scrolls = !!el.closest(".math-scrolls") && boxOver <= 1 && getComputedStyle(el).overflowX === "auto";
+      if (over > 1) wide.push({kind, what: describe(el), width: Math.round(r.width), over: Math.round(over), scrolls});
     }
   }
   // MathML roots: the radical sign is a glyph Chromium draws only with a math font. Probe the
