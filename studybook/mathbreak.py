@@ -168,11 +168,14 @@ def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
     texts.append(current)
     # A line of a few letters ("L", "\\eta_t") before a break helps nobody: keep it with the next
     # line, which the next level may break elsewhere.
-    # (unless that makes a line too wide after all).
+    # (unless only the break lets the next line fit).
+    def fit(text: str) -> bool:
+        return all(width_em(line.tex) <= limit for line in _fill(text, limit, level + 1, False))
+
     for i in range(len(texts) - 2, -1, -1):
         if level > 1 and width_em(texts[i]) < _SHORT:
             merged = f"{texts[i]} {texts[i + 1]}"
-            if all(width_em(line.tex) <= limit for line in _fill(merged, limit, level + 1, False)):
+            if fit(merged) or not fit(texts[i + 1]):
                 texts[i:i + 2] = [merged]
     # Side-by-side formulas each start a line of their own; a broken formula goes on indented.
     lines = [(text, indent if i == 0 else level > 1) for i, text in enumerate(texts)]
