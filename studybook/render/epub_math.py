@@ -43,7 +43,8 @@ def _m(tag: str, **attrs: str) -> ET.Element:
 def _broken(m: Math, lines: list[mathbreak.Line]) -> ET.Element:
     """One <math> whose lines are the rows of a left-aligned table: MathML cannot break a line,
     but it can stack them. Each row is in display style (a table's cells are not, by default);
-    a continuation row is indented."""
+    a continuation row is indented. (displaystyle sits on an mstyle: MathML 3, which EPUBCheck
+    validates against, allows it there and not on mrow.)"""
     root = ET.fromstring(m.mathml)
     for child in list(root):
         root.remove(child)
@@ -51,7 +52,7 @@ def _broken(m: Math, lines: list[mathbreak.Line]) -> ET.Element:
     table.set("class", "math-lines")
     for line in lines:
         row, cell = _m("mtr"), _m("mtd", columnalign="left")
-        content = _m("mrow", displaystyle="true")
+        content = _m("mstyle", displaystyle="true")
         if line.indent:
             content.append(_m("mspace", width="2em"))
         content.extend(list(ET.fromstring(to_mathml(line.tex, display=True))))

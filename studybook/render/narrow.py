@@ -72,7 +72,9 @@ def _lines(inner: str) -> str:
         out.append(body[pos:m.start()])
         token = m.group(0)
         if token == "\n":
-            out.append("</span>" * len(stack) + "</span>\n" + '<span class="line">' + "".join(stack))
+            # The line end stays inside its line: between two block-level lines it would be
+            # a blank line of its own.
+            out.append("</span>" * len(stack) + "\n</span>" + '<span class="line">' + "".join(stack))
         elif token == "</span>":
             if stack:
                 stack.pop()
@@ -81,7 +83,7 @@ def _lines(inner: str) -> str:
             stack.append(token)
             out.append(token)
         pos = m.end()
-    out.append(body[pos:] + "</span>" + inner[len(body):])
+    out.append(body[pos:] + "</span>" * len(stack) + inner[len(body):] + "</span>")
     return "".join(out)
 
 
