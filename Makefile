@@ -29,7 +29,14 @@ anki pdf epub flashcards quiz check: setup
 
 setup: deps-build $(VENV)/.installed
 
-setup-test: setup deps-test node_modules/.installed
+setup-test: setup deps-test node_modules/.installed anki-assets
+
+# Anki's reviewer CSS and MathJax for the screen tests of card backs: the aqt wheel pinned in
+# requirements-dev.txt (`# download: aqt==…`), downloaded and unpacked into ~/.cache/studybook, never
+# installed. The tests fetch it themselves when it is missing.
+.PHONY: anki-assets
+anki-assets: setup
+	$(PY) tests/screen/harness.py
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

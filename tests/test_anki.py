@@ -65,7 +65,12 @@ def test_deck_imports_with_every_card_rendering(mini_book: Path, tmp_path: Path,
         assert answer.index("Key points") < answer.index('class="answer"')
 
     answer = collection.get_note(collection.find_notes("ID:attention")[0]).cards()[0].answer()
-    assert r"\[\operatorname{Attention}" in answer and r"\(s = q^\top k / \sqrt{d_k}\)" in answer
+    # Too wide for a phone's card: broken before "=" into MathJax's `aligned`, the rest indented.
+    assert (r"\[\begin{aligned}&amp;\operatorname{Attention}(Q,K,V)\\&amp;\quad =\operatorname{softmax}" in answer
+            and r"\(s = q^\top k / \sqrt{d_k}\)" in answer)
+    # The full answer and the references are one tap away, below the key points.
+    assert answer.index("Key points") < answer.index('<details class="more full-answer">\n<summary>Full answer')
+    assert answer.index("</details>") < answer.index('<details class="more references">')
     assert '<a href="https://arxiv.org/abs/1706.03762">' in answer
     assert '<span class="n">scores</span>' in answer and "style=" not in answer.split("</style>")[1]
     assert "(Q2)" in answer  # link to another question shows its number

@@ -20,18 +20,26 @@ from typing import Any
 import genanki
 
 from .. import labels as labels_mod
-from .. import notelock
+from .. import mathbreak, notelock
 from ..labels import Labels
 from ..model import Book, ImageRef
 from ..output import write_zip
 from ..templating import environment
 from . import Options
+from .narrow import code_lines, label_table_cells
 
 EXTENSION = "apkg"
 # Hard-coded once and never changed: a new id would orphan every learner's existing notes.
 NOTE_TYPE_ID = 1_739_412_587
 NOTE_TYPE_NAME = "studybook question v1"
 STATIC_PREFIX = "_"
+# The width of a phone's card (390 CSS px less the card's padding) in em of the math font as
+# ziamath measures it; MathJax sets display formulas ~1.3 times the 18 px text (card.css.j2 sets
+# them at 90 %): display formulas wider than this are broken into lines (studybook.mathbreak).
+PHONE_MEASURE = 14.0
+# A line that cannot be broken and is at most this much wider is set smaller (80 %); a wider one
+# scrolls in its box, with shadows that show there is more.
+TIGHT_MEASURE = 15.0
 FIELDS = ["ID", "Number", "Question", "KeyPoints", "Answer", "References", "Related", "Topic",
           "Difficulty"]
 
@@ -107,8 +115,8 @@ def _stamp(book: Book, model: _NoteType, notes: dict[str, _Note], options: Optio
 
 def _note_type(options: Options, labels: Labels) -> _NoteType:
     env = environment(options.templates)
-    env.globals.update(labels=labels, field=_anki_field,
-                       if_=lambda name: _anki_field("#" + name), end=lambda name: _anki_field("/" + name))
+    env.globals.update(labels=labels, field=_anki_field, if_=lambda name: _anki_field("#" + name),
+                       unless=lambda name: _anki_field("^" + name), end=lambda name: _anki_field("/" + name))
     name = NOTE_TYPE_NAME if labels.language == FIRST_EDITION else f"{NOTE_TYPE_NAME} ({labels.language})"
     return _NoteType(
         note_type_id(labels.language),
@@ -127,7 +135,8 @@ def _note_type(options: Options, labels: Labels) -> _NoteType:
 def render(book: Book, options: Options) -> bytes:
     labels = labels_mod.load(options.templates, book.language)
     env = environment(options.templates)
-    env.globals.update(labels=labels, STATIC=STATIC_PREFIX)
+    env.globals.update(labels=labels, STATIC=STATIC_PREFIX,
+                       display_math=_display_math)
     fields: Any = env.get_template("anki/fields.html.j2").module  # its macros, called like functions
     model = _note_type(options, labels)
     decks = []
@@ -145,8 +154,8 @@ def render(book: Book, options: Options) -> bytes:
                     q.id,
                     str(q.number),
                     str(fields.question(q, book)).strip(),
-                    str(fields.fragment(q.key_points, book)).strip(),
-                    str(fields.fragment(q.answer, book)).strip(),
+                    _narrow(str(fields.fragment(q.key_points, book)).strip()),
+                    _narrow(str(fields.fragment(q.answer, book)).strip()),
                     str(fields.references(q, book)).strip(),
                     str(fields.related(q, book)).strip(),
                     # Fields are HTML: the plain title's "<" (written "&lt;" in the source) stays text.
@@ -161,6 +170,20 @@ def render(book: Book, options: Options) -> bytes:
         decks.append(deck)
     _stamp(book, model, notes, options)
     return _package(decks, book, options.build_time)
+
+
+def _display_math(tex: str) -> tuple[str, str]:
+    """A display formula's TeX for MathJax, broken for a phone, and the class of its box:
+    "" when it fits, "math-tight" when set smaller it fits, "math-scrolls" when it cannot."""
+    lines = mathbreak.break_lines(tex, PHONE_MEASURE)
+    width = mathbreak.widest(lines)
+    kind = "" if width <= PHONE_MEASURE else "math-tight" if width <= TIGHT_MEASURE else "math-scrolls"
+    return mathbreak.aligned(lines), kind
+
+
+def _narrow(html: str) -> str:
+    """Hooks for the card's phone layout: wide tables reflow, code lines wrap with a hang."""
+    return code_lines(label_table_cells(html))
 
 
 def _inert(html: str) -> str:

@@ -15,6 +15,7 @@ Layout of the package::
     OEBPS/css/book.css
     OEBPS/images/cover.png  images/<book images>
     OEBPS/math/m-<hash>.svg      fallback pictures of the formulas (see epub_math)
+    OEBPS/fonts/STIXTwoMath-Regular.ttf  STIXTwoMath-OFL.txt   the math font and its licence
 """
 
 from __future__ import annotations
@@ -39,8 +40,16 @@ from . import Options
 from .epub_cover import render_cover
 from .epub_math import MathTable
 from .epub_xhtml import check_well_formed, to_xhtml
+from .narrow import code_lines, label_table_cells
 
 EXTENSION = "epub"
+# MathML is drawn with the reading system's math font, and where it has none (Chromium, under
+# many Android readers and Thorium) square roots vanish and braces do not stretch. The book
+# carries STIX Two Math (SIL OFL 1.1), unmodified: the font ziamath draws the formula pictures
+# with, so the MathML and its fallback picture match, and the line breaks measured for a phone
+# hold. Only books with formulas carry it.
+MATH_FONT = "STIXTwoMath-Regular.ttf"
+MATH_FONT_LICENCE = "STIXTwoMath-OFL.txt"
 MIMETYPE = b"application/epub+zip"
 ROOT = "OEBPS"
 # Fixed once: the identifier of a book is uuid5(ID_NAMESPACE, "<book id>/<language>"), so every
@@ -228,6 +237,7 @@ def render(book: Book, options: Options) -> bytes:
     page_props: dict[str, list[str]] = {}
     for page in pages:
         text = env.get_template(page.template).render(page=page, here=page.href, **page.context)
+        text = code_lines(label_table_cells(text))
         data = text.encode("utf-8")
         check_well_formed(page.href, data)
         files[f"{ROOT}/{page.href}"] = data
@@ -245,7 +255,15 @@ def render(book: Book, options: Options) -> bytes:
         files[f"{ROOT}/{href}"] = data
     for formula in maths.formulas:
         files[f"{ROOT}/{formula.image}"] = formula.svg
-    files[f"{ROOT}/css/book.css"] = env.get_template("epub/book.css.j2").render().encode("utf-8")
+    files[f"{ROOT}/css/book.css"] = env.get_template("epub/book.css.j2").render(
+        math_font=f"../fonts/{MATH_FONT}" if maths.formulas else "").encode("utf-8")
+    fonts = []
+    if maths.formulas:
+        fonts = [(f"fonts/{MATH_FONT}", "font/ttf", _math_font()),
+                 (f"fonts/{MATH_FONT_LICENCE}", "text/plain",
+                  (options.templates / "epub" / "fonts" / MATH_FONT_LICENCE).read_bytes())]
+    for href, _, data in fonts:
+        files[f"{ROOT}/{href}"] = data
 
     manifest = [{"id": p.id, "href": p.href, "media_type": "application/xhtml+xml",
                  "properties": " ".join(page_props[p.href])} for p in pages]
@@ -257,6 +275,8 @@ def render(book: Book, options: Options) -> bytes:
     ]
     manifest += [{"id": f"img-{_ncname(href[len('images/'):])}", "href": href, "media_type": media_type,
                   "properties": ""} for href, media_type, _ in images]
+    manifest += [{"id": _ncname(Path(href).name), "href": href, "media_type": media_type, "properties": ""}
+                 for href, media_type, _ in fonts]
     manifest += [{"id": _ncname(Path(f.image).stem), "href": f.image, "media_type": "image/svg+xml",
                   "properties": ""} for f in maths.formulas]
 
@@ -274,6 +294,12 @@ def render(book: Book, options: Options) -> bytes:
     buf = io.BytesIO()
     write_zip(entries, options.build_time, buf)
     return buf.getvalue()
+
+
+def _math_font() -> bytes:
+    import ziamath  # ships the font it draws with; the pinned version fixes the bytes
+
+    return (Path(ziamath.__file__).parent / "fonts" / MATH_FONT).read_bytes()
 
 
 def _accessibility(book: Book, maths: MathTable) -> dict[str, list[str]]:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from .. import mathsvg
-from ..mathtex import MATHML_NS, serialize
+from .. import mathbreak, mathsvg
+from ..mathtex import MATHML_NS, serialize, to_mathml
 from ..model import Book, Math
+
+# The measure of a phone held upright (390 CSS px less a reader's margins, at 16 px) in em of the
+# math font: display formulas wider than this are broken into lines (see studybook.mathbreak).
+PHONE_MEASURE = 19.0
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,8 @@ class Formula:
     element: str  # the <math> element, ready to paste into XHTML
     image: str  # package path of the fallback picture, relative to the content documents
     svg: bytes
-    width: float  # typeset width in em, which lets the page shrink formulas too wide for a phone
+    width: float  # typeset width in em of the widest line, for formulas that cannot be broken
+    lines: int = 1
 
 
 def _fmt(value: float) -> str:
@@ -31,8 +36,35 @@ def _fmt(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _element(m: Math, pic: mathsvg.MathPicture, image: str) -> str:
+def _m(tag: str, **attrs: str) -> ET.Element:
+    return ET.Element(f"{{{MATHML_NS}}}{tag}", attrs)
+
+
+def _broken(m: Math, lines: list[mathbreak.Line]) -> ET.Element:
+    """One <math> whose lines are the rows of a left-aligned table: MathML cannot break a line,
+    but it can stack them. Each row is in display style (a table's cells are not, by default);
+    a continuation row is indented. (displaystyle sits on an mstyle: MathML 3, which EPUBCheck
+    validates against, allows it there and not on mrow.)"""
     root = ET.fromstring(m.mathml)
+    for child in list(root):
+        root.remove(child)
+    table = _m("mtable", columnalign="left", displaystyle="true")
+    table.set("class", "math-lines")
+    for line in lines:
+        row, cell = _m("mtr"), _m("mtd", columnalign="left")
+        content = _m("mstyle", displaystyle="true")
+        if line.indent:
+            content.append(_m("mspace", width="2em"))
+        content.extend(list(ET.fromstring(to_mathml(line.tex, display=True))))
+        cell.append(content)
+        row.append(cell)
+        table.append(row)
+    root.append(table)
+    return root
+
+
+def _element(m: Math, pic: mathsvg.MathPicture, image: str, lines: list[mathbreak.Line] | None = None) -> str:
+    root = _broken(m, lines) if lines and len(lines) > 1 else ET.fromstring(m.mathml)
     if root.tag != f"{{{MATHML_NS}}}math":
         raise ValueError("the MathML root is not a namespaced <math> element")
     element = serialize(root, {"alttext": pic.alt, "altimg": image,
@@ -57,7 +89,11 @@ class MathTable:
                 if key not in self._by_key:
                     pic = pictures[m]
                     image = f"{image_dir}/m-{key}.svg"
-                    self._by_key[key] = Formula(_element(m, pic, image), image, pic.svg, pic.width_em)
+                    lines = mathbreak.break_lines(m.tex, PHONE_MEASURE) if m.display else None
+                    width = max(mathbreak.width_em(line.tex) for line in lines) if lines and len(lines) > 1 \
+                        else pic.width_em / mathsvg.SCALE
+                    self._by_key[key] = Formula(_element(m, pic, image, lines), image, pic.svg, width,
+                                                len(lines) if lines else 1)
 
     def __getitem__(self, m: Math) -> Formula:
         return self._by_key[mathsvg.key(m)]

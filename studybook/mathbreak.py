@@ -1,0 +1,210 @@
+"""Line breaks for display formulas too wide for a phone.
+
+MathML in reading systems and MathJax 3 in Anki cannot break a formula, and paginated readers
+clip what does not fit instead of scrolling it. A formula wider than the screen's measure is
+therefore broken where a typesetter would break it for a narrow column, in this order of
+preference, and only as far as needed:
+
+1. between independent formulas set side by side (`,\\qquad`), dropping the space;
+2. before an arrow that joins two statements (`\\Longrightarrow`, `\\iff`, …);
+3. before a relation (`=`, `\\approx`, `\\le`, …);
+4. before a binary `+` or `-`;
+5. before a binary `+` or `-` inside `\\big`-sized brackets (which, unlike `\\left…\\right`, may
+   open on one line and close on the next).
+
+Apart from 5, breaks are only made at the formula's top level: never inside braces, parentheses,
+`\\left…\\right` or an environment. The TeX is split (so the same breaks serve MathML and MathJax); every line is
+measured with ziamath and the STIX Two Math font, the same font the EPUB embeds.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .mathtex import to_mathml
+
+# Relations TeX spaces as \mathrel; an arrow set between \quad's joins two statements.
+_RELATIONS = frozenset({
+    r"\approx", r"\le", r"\leq", r"\ge", r"\geq", r"\neq", r"\ne", r"\sim", r"\simeq", r"\equiv",
+    r"\propto", r"\to", r"\rightarrow", r"\Rightarrow", r"\Longrightarrow", r"\Longleftrightarrow",
+    r"\iff", r"\implies", r"\mapsto", r"\ll", r"\gg", r"\leftarrow", r"\coloneqq", r"\in",
+})
+_ARROWS = frozenset({r"\Rightarrow", r"\Longrightarrow", r"\Longleftrightarrow", r"\iff", r"\implies",
+                     r"\Leftrightarrow"})
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|.", re.S)
+_SHORT = 3.0  # em
+
+
+@dataclass(frozen=True)
+class Line:
+    tex: str
+    indent: bool  # a continuation of the previous line (after a relation or operator break)
+
+
+_SIZED = frozenset({r"\big", r"\Big", r"\bigg", r"\Bigg", r"\bigl", r"\Bigl", r"\biggl", r"\Biggl",
+                    r"\bigr", r"\Bigr", r"\biggr", r"\Biggr"})
+
+
+def _tokens(tex: str) -> list[tuple[int, str, int, bool]]:
+    """(offset, token, depth before the token, inside sized brackets only): depth counts braces,
+    brackets, parentheses, \\left…\\right and environments, and only depth 0 is a place to break,
+    except, as a last resort, inside brackets that are all \\big-sized: they are single symbols,
+    and a line may end inside them."""
+    out = []
+    hard = 0
+    soft: list[bool] = []  # open brackets and parentheses: sized with \big… or not
+    tokens = list(_TOKEN.finditer(tex))
+    i = 0
+    prev = ""
+    while i < len(tokens):
+        m = tokens[i]
+        tok = m.group(0)
+        out.append((m.start(), tok, hard + len(soft), hard == 0 and bool(soft) and all(soft)))
+        if tok in ("{", r"\left", r"\begin"):
+            hard += 1
+        elif tok in ("}", r"\right", r"\end"):
+            hard = max(0, hard - 1)
+        elif tok in ("(", "[", r"\{", r"\langle"):
+            soft.append(prev in _SIZED)
+        elif tok in (")", "]", r"\}", r"\rangle") and soft:
+            soft.pop()
+        if tok in (r"\begin", r"\end", r"\left", r"\right"):
+            # \begin{name} / \left( are one opening: skip the name's braces or the delimiter.
+            if tok in (r"\begin", r"\end"):
+                while i + 1 < len(tokens) and tokens[i + 1].group(0) != "}":
+                    out.append((tokens[i + 1].start(), tokens[i + 1].group(0), hard + len(soft), False))
+                    i += 1
+                i += 1  # the closing brace
+            else:
+                i += 1
+        if not tok.isspace():
+            prev = tok
+        i += 1
+    return out
+
+
+def _cut_points(tex: str, level: int) -> list[tuple[int, int]]:
+    """Where the formula may break at this level: (end of the line before, start of the next)."""
+    toks = _tokens(tex)
+    cuts = []
+    prev = ""
+    for k, (pos, tok, depth, sized) in enumerate(toks):
+        binary = tok in ("+", "-") and prev not in ("", "^", "_", "(", "[", "=", "{", ",") \
+            and prev not in _RELATIONS and prev not in _SIZED and k > 0
+        if level == 5 and sized and binary:
+            cuts.append((pos, pos))
+        if depth:
+            prev = tok if not tok.isspace() else prev
+            continue
+        if level == 1 and tok == r"\qquad":
+            end = pos + len(tok)
+            cuts.append((pos, end))
+        elif ((level == 2 and tok in _ARROWS) or (level == 3 and (tok in ("=", "<", ">") or tok in _RELATIONS))) \
+                and k > 0:
+            start = pos
+            # Keep what belongs to the relation with it: \mathrel{+}=, \;=, \quad\Longrightarrow.
+            back = tex[:start].rstrip()
+            while True:
+                m = re.search(r"(\\mathrel\{[^{}]*\}|\\[,;:!]|\\quad|\\qquad)\s*$", back)
+                if not m:
+                    break
+                back = back[:m.start()].rstrip()
+            if back.strip() and not back.rstrip().endswith(("=", "&")):
+                cuts.append((len(back), len(back)))
+        elif level == 4 and binary:
+            cuts.append((pos, pos))
+        if not tok.isspace():
+            prev = tok
+    return cuts
+
+
+_EDGE_SPACE = re.compile(r"^(?:\s|\\[,;:!](?![A-Za-z])|\\q?quad(?![A-Za-z]))+|(?:\s|\\[,;:!]|\\q?quad)+$")
+
+
+def _trim(tex: str) -> str:
+    """A line neither starts nor ends with space: the layout of the lines spaces them."""
+    return _EDGE_SPACE.sub("", tex)
+
+
+@lru_cache(maxsize=4096)
+def width_em(tex: str) -> float:
+    """The width of `tex` set in display style, in em of the math font (ziamath, STIX Two Math)."""
+    import ziamath
+
+    mathml = to_mathml(tex, display=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        width, _ = ziamath.Math(mathml, size=20).getsize()
+    return width / 20
+
+
+def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
+    if level > 5 or width_em(tex) <= limit:
+        return [Line(tex, indent)]
+    cuts = _cut_points(tex, level)
+    if not cuts:
+        return _fill(tex, limit, level + 1, indent)
+    pieces = []
+    start = 0
+    for end, nxt in cuts:
+        pieces.append((tex[start:end].strip(), tex[end:nxt]))
+        start = nxt
+    pieces.append((tex[start:].strip(), ""))
+    pieces = [(_trim(body), sep) for body, sep in pieces if _trim(body)]
+    # Greedy: each line takes as many pieces as fit.
+    texts: list[str] = []
+    current, sep = pieces[0][0], pieces[0][1]
+    for body, next_sep in pieces[1:]:
+        candidate = f"{current}{sep} {body}" if sep else f"{current} {body}"
+        if width_em(candidate) <= limit:
+            current = candidate
+        else:
+            texts.append(current)
+            current = body
+        sep = next_sep
+    texts.append(current)
+    # A line of a few letters ("L", "\\eta_t") before a break helps nobody: keep it with the next
+    # line, which the next level may break elsewhere.
+    # (unless only the break lets the next line fit).
+    def fit(text: str) -> bool:
+        return all(width_em(line.tex) <= limit for line in _fill(text, limit, level + 1, False))
+
+    for i in range(len(texts) - 2, -1, -1):
+        if level > 1 and width_em(texts[i]) < _SHORT:
+            merged = f"{texts[i]} {texts[i + 1]}"
+            if fit(merged) or not fit(texts[i + 1]):
+                texts[i:i + 2] = [merged]
+    # Side-by-side formulas each start a line of their own; a broken formula goes on indented.
+    lines = [(text, indent if i == 0 else level > 1) for i, text in enumerate(texts)]
+    return [deeper for text, ind in lines for deeper in _fill(text, limit, level + 1, ind)]
+
+
+def break_lines(tex: str, limit: float) -> list[Line]:
+    """The formula as lines no wider than `limit` em where it can be broken; one line when it fits
+    (or cannot be measured: then the reader's own layout has the last word)."""
+    try:
+        if width_em(tex) <= limit:
+            return [Line(tex, False)]
+        # A line that starts with "+" keeps the binary operator's spacing ("{}+"), as in TeX.
+        lines = [Line("{}" + line.tex if line.indent and line.tex[:1] in "+-" else line.tex, line.indent)
+                 for line in _fill(tex, limit, 1, False)]
+        for line in lines:
+            to_mathml(line.tex, display=True)  # every line must stand as a formula of its own
+        return lines
+    except Exception:  # a formula ziamath cannot measure keeps its one line
+        return [Line(tex, False)]
+
+
+def widest(lines: list[Line]) -> float:
+    return max(width_em(line.tex) for line in lines)
+
+
+def aligned(lines: list[Line]) -> str:
+    """The lines as TeX for MathJax: one line as it is, more in a left-aligned `aligned`."""
+    if len(lines) == 1:
+        return lines[0].tex
+    rows = [("&\\quad " if line.indent else "&") + line.tex for line in lines]
+    return "\\begin{aligned}" + r"\\".join(rows) + "\\end{aligned}"

@@ -1,0 +1,124 @@
+// Lays pages out in one headless Chromium (puppeteer-core, Debian's browser) and reports what a
+// reader of a small screen would meet: blocks wider than the viewport, and square roots whose
+// radical sign is not drawn. Optionally saves a full-page PNG of each page.
+//
+//   node probe.cjs jobs.json > results.json
+//
+// jobs.json: {"chromium": path, "jobs": [{"url", "width", "height", "dark", "bodyClass",
+//              "htmlClass", "mathjax", "openDetails", "screenshot"}]}
+// One browser serves every job (starting Chromium costs more than laying out a page).
+"use strict";
+const fs = require("fs");
+const puppeteer = require("puppeteer-core");
+
+// Runs inside the page. Blocks are what the issue names: tables, formulas, code.
+function measure() {
+  const vw = document.documentElement.clientWidth;
+  const blocks = [
+    ["table", "table"],
+    ["math", "math[display=block], .math-display"],
+    ["mathjax", "mjx-container[display=true]"],
+    ["code", "pre, .highlight"],
+    ["figure", "figure, img"],
+  ];
+  const describe = (el) => {
+    const q = el.closest("section.question, [id]");
+    return (q ? "#" + q.id + " " : "") + el.tagName.toLowerCase() +
+      (el.getAttribute("class") ? "." + el.getAttribute("class").split(/\s+/).join(".") : "") +
+      " “" + (el.getAttribute("alttext") || el.textContent || "").trim().slice(0, 60) + "”";
+  };
+  const wide = [];
+  let count = 0;
+  for (const [kind, selector] of blocks) {
+    for (const el of document.querySelectorAll(selector)) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue; // not rendered (e.g. a closed <details>)
+      if (el.closest("mjx-assistive-mml")) continue; // MathJax's hidden copy for screen readers
+      count++;
+      // The element's own box, and what it holds: a box that fits but scrolls or clips its
+      // content still hides part of it on a paginated reader.
+      const boxOver = Math.max(r.right - vw, -r.left);
+      const over = Math.max(boxOver, el.scrollWidth - el.clientWidth > 1 ? el.scrollWidth - el.clientWidth : 0);
+      // A box the book marks as scrolling (a formula that cannot be broken, in Anki) may hold
+      // more than it shows, if the box itself fits and says so (scroll shadows).
+      const scrolls = !!el.closest(".math-scrolls") && boxOver <= 1 && getComputedStyle(el).overflowX === "auto";
+      if (over > 1) wide.push({kind, what: describe(el), width: Math.round(r.width), over: Math.round(over), scrolls});
+    }
+  }
+  // MathML roots: the radical sign is a glyph Chromium draws only with a math font. Probe the
+  // box: an msqrt is drawn when it is wider than its content (the sign takes room on the left)
+  // and taller (the overbar rises above it).
+  const roots = [];
+  for (const el of document.querySelectorAll("msqrt, mroot")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    let inner = null;
+    for (const child of el.children) {
+      const c = child.getBoundingClientRect();
+      inner = inner ? {left: Math.min(inner.left, c.left), right: Math.max(inner.right, c.right),
+                       top: Math.min(inner.top, c.top)} : {left: c.left, right: c.right, top: c.top};
+      if (el.tagName.toLowerCase() === "mroot") break; // the index sits over the sign
+    }
+    const math = el.closest("math");
+    roots.push({alttext: math ? math.getAttribute("alttext") : "", width: r.width,
+                room: inner ? inner.left - r.left : 0, rise: inner ? inner.top - r.top : 0,
+                font: getComputedStyle(el).fontFamily});
+  }
+  const fontsLoaded = [...document.fonts].filter((f) => f.status === "loaded").map((f) => f.family);
+  return {vw, docWidth: document.documentElement.scrollWidth, count, wide, roots, fontsLoaded,
+          height: document.documentElement.scrollHeight};
+}
+
+async function main() {
+  const spec = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  const browser = await puppeteer.launch({
+    executablePath: spec.chromium,
+    headless: true,
+    args: ["--no-sandbox", "--allow-file-access-from-files", "--font-render-hinting=none",
+           "--disable-gpu", "--hide-scrollbars"],
+  });
+  const results = [];
+  try {
+    const page = await browser.newPage();
+    for (const job of spec.jobs) {
+      await page.setViewport({width: job.width, height: job.height || 844, deviceScaleFactor: job.scale || 1});
+      await page.emulateMediaFeatures([{name: "prefers-color-scheme", value: job.dark ? "dark" : "light"}]);
+      await page.goto(job.url, {waitUntil: "load"});
+      await page.evaluate((bodyClass, htmlClass) => {
+        if (bodyClass) document.body.className += " " + bodyClass;
+        if (htmlClass) document.documentElement.className += " " + htmlClass;
+      }, job.bodyClass || "", job.htmlClass || "");
+      if (job.mathjax) {
+        await page.waitForFunction("window.__typeset === true || window.__typeset === 'error'", {timeout: 60000});
+      }
+      if (job.openDetails) {
+        await page.evaluate(() => document.querySelectorAll("details").forEach((d) => { d.open = true; }));
+      }
+      await page.evaluate(() => document.fonts.ready);
+      const result = await page.evaluate(measure);
+      result.url = job.url;
+      result.id = job.id || job.url;
+      if (job.mathjax) result.typeset = await page.evaluate(() => window.__typeset);
+      if (job.screenshot) {
+        if (job.clip) {
+          await page.evaluate((sel) => { const el = document.querySelector(sel); if (el) el.scrollIntoView(); }, job.clip);
+          const box = await page.evaluate((sel) => {
+            const el = document.querySelector(sel);
+            if (!el) return null;
+            const r = el.getBoundingClientRect();
+            return {x: 0, y: r.top + window.scrollY, width: document.documentElement.clientWidth, height: Math.min(r.height, 6000)};
+          }, job.clip);
+          await page.screenshot({path: job.screenshot, clip: box || undefined, fullPage: !box, captureBeyondViewport: true});
+        } else {
+          await page.screenshot({path: job.screenshot, fullPage: true});
+        }
+      }
+      results.push(result);
+    }
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(results));
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });

@@ -1,0 +1,84 @@
+"""Both editions on a 390 px phone, in headless Chromium: the EPUB's pages and the Anki card backs.
+
+A reader of a phone must meet no table, formula or code block wider than the screen (paginated
+readers clip what overflows, and a card that scrolls sideways hides its edge), and no formula that
+silently loses a symbol: every square root in the EPUB must be drawn. Card backs are the answers of
+the real deck imported with the real engine, typeset by the MathJax Anki ships, under its reviewer
+CSS (tests/screen/harness.py). One browser session lays out every page of this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from screen import harness
+
+pytestmark = pytest.mark.slow
+
+EDITIONS = {"en": ("handbook_dist", "llm-interview-handbook-en"),
+            "zh-CN": ("handbook_zh_dist", "llm-interview-handbook-zh-CN")}
+
+
+@pytest.fixture(scope="module")
+def laid_out(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    """Every EPUB content document (light and dark) and every card back (light, and night mode
+    with the parts opened), laid out at 390 px: the probe's results per edition and format."""
+    assets = harness.anki_assets()
+    jobs: list[dict] = []
+    owner: list[str] = []
+    for edition, (fixture, stem) in EDITIONS.items():
+        dist: Path = request.getfixturevalue(fixture)
+        pages = harness.unpack_epub(dist / f"{stem}.epub", tmp_path_factory.mktemp(f"epub-{edition}"))
+        for page in pages.values():
+            for dark in (False, True):
+                jobs.append(harness.job(page, dark=dark))
+                owner.append(f"epub-{edition}")
+        cards = harness.anki_pages(dist / f"{stem}.apkg", tmp_path_factory.mktemp(f"anki-{edition}"), assets)
+        for i, page in enumerate(sorted(cards.values())):
+            # Light mode for all, night mode for every fifth: the same layout, other colours.
+            for dark in (False, True) if i % 5 == 0 else (False,):
+                jobs.append(harness.job(page, anki=True, dark=dark))
+                owner.append(f"anki-{edition}")
+    results: dict[str, list[dict]] = {}
+    for who, result in zip(owner, harness.probe(jobs), strict=True):
+        results.setdefault(who, []).append(result)
+    return results
+
+
+def _too_wide(results: list[dict], scrolling: bool = False) -> list[str]:
+    return [f"{r['id']}: {w['kind']} {w['what']} is {w['over']} px too wide" for r in results for w in r["wide"]
+            if w["scrolls"] == scrolling]
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_no_epub_table_formula_or_code_is_wider_than_a_phone(laid_out: dict[str, list[dict]], edition: str):
+    results = laid_out[f"epub-{edition}"]
+    assert sum(r["count"] for r in results) > 100  # the probe found the blocks it measures
+    assert _too_wide(results) == []
+    assert all(r["docWidth"] <= r["vw"] for r in results), [(r["id"], r["docWidth"]) for r in results]
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_every_square_root_in_the_epub_is_drawn(laid_out: dict[str, list[dict]], edition: str):
+    results = laid_out[f"epub-{edition}"]
+    roots = [root for r in results for root in r["roots"]]
+    assert len(roots) >= 10
+    # The radical sign takes room to the left of the radicand and its bar rises above it: without
+    # a math font Chromium draws neither, and "1/√d" reads "1/d".
+    undrawn = [root for root in roots if root["room"] < 4 or root["rise"] < 1]
+    assert undrawn == []
+    assert all("STIX Two Math" in r["fontsLoaded"] for r in results if r["roots"])
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_no_anki_card_back_is_wider_than_a_phone(laid_out: dict[str, list[dict]], edition: str):
+    results = laid_out[f"anki-{edition}"]
+    assert len({r["id"] for r in results}) == 50
+    assert [r["id"] for r in results if r["typeset"] is not True] == []  # MathJax typeset every card
+    assert sum(r["count"] for r in results) > 100
+    assert _too_wide(results) == []
+    # What cannot be broken at all (a wide `cases`, a product of bracketed fractions) scrolls in a
+    # box that fits the card and shows shadows at its edges: a handful, never the rule.
+    assert len(_too_wide(results, scrolling=True)) <= 3, _too_wide(results, scrolling=True)
