@@ -46,6 +46,10 @@ PDF_VARIANT = "pdf/ua-1"  # tagged PDF with structure, alt texts and document la
 _EXTERNAL_LINK = re.compile(
     r'<a href="(?P<url>(?:https?://|mailto:)[^"]*)"(?P<rest>[^>]*)>(?P<text>.*?)</a>', re.S)
 _TAG = re.compile(r"<[^>]+>")
+_TABLE = re.compile(r"<table\b(?P<attrs>[^>]*)>(?P<body>.*?)</table>", re.S)
+_BODY_ROW = re.compile(r"<tr\b")
+# A table of this many body rows or fewer is kept on one page (book.css.j2: table.short).
+SHORT_TABLE_ROWS = 6
 _NOTDEF = ".notdef glyph rendered"
 
 
@@ -108,6 +112,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         image_url=lambda name: f"studybook://image/{name}",
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
         print_links=_print_links,
+        keep_short_tables=_keep_short_tables,
         page=lambda anchor: str(pages[anchor]) if pages is not None else _PLACEHOLDER_PAGE,
         deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
@@ -152,6 +157,19 @@ def _print_links(markup: str) -> str:
                 f'<span class="fn-url"><a href="{url}">{shown}</a></span>')
 
     return Markup(_EXTERNAL_LINK.sub(replace, str(markup)))
+
+
+def _keep_short_tables(markup: str) -> str:
+    """Mark tables of at most SHORT_TABLE_ROWS body rows, which the stylesheet keeps whole."""
+
+    def mark(m: re.Match) -> str:
+        body = m.group("body")
+        rows = len(_BODY_ROW.findall(body.split("</thead>", 1)[-1]))
+        if rows > SHORT_TABLE_ROWS:
+            return m.group(0)
+        return f'<table class="short"{m.group("attrs")}>{body}</table>'
+
+    return Markup(_TABLE.sub(mark, str(markup)))
 
 
 def _index(book: Book) -> list[tuple[str, list[IndexEntry]]]:
