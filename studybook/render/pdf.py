@@ -48,8 +48,11 @@ _EXTERNAL_LINK = re.compile(
 _TAG = re.compile(r"<[^>]+>")
 _TABLE = re.compile(r"<table\b(?P<attrs>[^>]*)>(?P<body>.*?)</table>", re.S)
 _BODY_ROW = re.compile(r"<tr\b")
-# A table of this many body rows or fewer is kept on one page (book.css.j2: table.short).
+_CELL = re.compile(r"<t[hd]\b")
+# A table of this many body rows or fewer is kept on one page (book.css.j2: table.short); one of
+# this many columns or more may use part of the margins (table.wide).
 SHORT_TABLE_ROWS = 6
+WIDE_TABLE_COLUMNS = 4
 _NOTDEF = ".notdef glyph rendered"
 
 
@@ -81,7 +84,12 @@ def render(book: Book, options: Options) -> bytes:
     for _ in range(_MAX_LAYOUTS):
         doc = build_html(book, options, pages)
         document = layout(doc, book, options)
-        found = {anchor: i + 1 for i, page in enumerate(document.pages) for anchor in page.anchors}
+        # The first page wins: a box split over pages (a preface of two pages) keeps its anchor
+        # on every part.
+        found: dict[str, int] = {}
+        for i, page in enumerate(document.pages):
+            for anchor in page.anchors:
+                found.setdefault(anchor, i + 1)
         if pages is not None and all(found.get(a) == n for a, n in pages.items()):
             return write_pdf(document, book, options)
         pages = found
@@ -160,14 +168,19 @@ def _print_links(markup: str) -> str:
 
 
 def _keep_short_tables(markup: str) -> str:
-    """Mark tables of at most SHORT_TABLE_ROWS body rows, which the stylesheet keeps whole."""
+    """Mark short tables (kept whole) and wide ones (allowed into the margins) for the stylesheet."""
 
     def mark(m: re.Match) -> str:
         body = m.group("body")
-        rows = len(_BODY_ROW.findall(body.split("</thead>", 1)[-1]))
-        if rows > SHORT_TABLE_ROWS:
+        classes = []
+        if len(_BODY_ROW.findall(body.split("</thead>", 1)[-1])) <= SHORT_TABLE_ROWS:
+            classes.append("short")
+        first_row = body.split("</tr>", 1)[0]
+        if len(_CELL.findall(first_row)) >= WIDE_TABLE_COLUMNS:
+            classes.append("wide")
+        if not classes:
             return m.group(0)
-        return f'<table class="short"{m.group("attrs")}>{body}</table>'
+        return f'<table class="{" ".join(classes)}"{m.group("attrs")}>{body}</table>'
 
     return Markup(_TABLE.sub(mark, str(markup)))
 
