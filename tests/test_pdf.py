@@ -463,7 +463,7 @@ class Line:
     x0: float
     x1: float
     y0: float
-    height: float  # median word height: the font size, near enough
+    height: float  # the tallest word: the font size of the line, near enough
     text: str
 
 
@@ -487,7 +487,7 @@ class Layout:
                     continue
                 self.words += words
                 self.lines.append(Line(number, min(w.x0 for w in words), max(w.x1 for w in words),
-                                       min(w.y0 for w in words), statistics.median(w.y1 - w.y0 for w in words),
+                                       min(w.y0 for w in words), max(w.y1 - w.y0 for w in words),
                                        " ".join(w.text for w in words)))
 
     def body_height(self) -> float:
@@ -650,3 +650,15 @@ def test_no_running_head_on_part_and_chapter_openers(built: Built, layout: Layou
     for title in parts:
         page = built.page_of(title)
         assert not _head(layout, page), f"{title} (page {page}) carries the running head {_head(layout, page)!r}"
+
+
+def test_hyphenation_only_in_running_text(built: Built, layout: Layout):
+    """No word is hyphenated in a heading, a key-point box or a table cell (all set in sizes other
+    than the body text's), and every hyphenated break leaves three letters or more on each side."""
+    body = layout.body_height()
+    hyphenated = [line for line in layout.lines if line.text.endswith("\u2010")]
+    wrong = [(line.page, line.text[-30:]) for line in hyphenated if abs(line.height - body) >= 0.3]
+    assert not wrong, wrong
+    short = [(line.page, line.text[-12:]) for line in hyphenated
+             if len(re.search(r"(\w*)\u2010$", line.text).group(1)) < 3]
+    assert not short, short

@@ -38,6 +38,7 @@ from ..diagnostics import BuildError, Location, Problem
 from ..model import Book, Fragment, ImageRef, Math, Question, XRef
 from ..templating import environment
 from . import Options
+from .epub_cover import edition_line, load_design, motif
 
 EXTENSION = "pdf"
 PAPERS = ("a4", "letter")
@@ -52,7 +53,7 @@ _CELL = re.compile(r"<t[hd]\b")
 # A table of this many body rows or fewer is kept on one page (book.css.j2: table.short); one of
 # this many columns or more may use part of the margins (table.wide).
 SHORT_TABLE_ROWS = 6
-WIDE_TABLE_COLUMNS = 4
+WIDE_TABLE_COLUMNS = 3
 _NOTDEF = ".notdef glyph rendered"
 
 
@@ -109,6 +110,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
     pictures = mathsvg.draw_all(book)
     labels = labels_mod.load(options.templates, book.language)
     lang = book.language.split("-")[0].lower()
+    cover = load_design(options.templates)
 
     def math(part: Math) -> mathsvg.MathPicture:
         return pictures[part]
@@ -134,6 +136,10 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "timestamp": dt.datetime.fromtimestamp(options.build_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "keywords": sorted({tag for q in book.questions for tag in q.tags}),
         "index": _index(book),
+        # One cover design for every edition: the EPUB cover's, set here in CSS (see book.css.j2).
+        "cover": cover,
+        "cover_motif": [["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in row] for row in motif(book, cover)],
+        "cover_edition": edition_line(book),
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
