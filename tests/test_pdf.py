@@ -626,7 +626,7 @@ def test_toc_page_numbers_share_one_right_edge(built: Built, layout: Layout):
             and line.x1 > layout.size[0] / 2 and re.fullmatch(r"\d+", line.text.split()[-1]))
     assert any(by_side.values()), "no page numbers found in the table of contents"
     for side, xs in by_side.items():
-        assert max(xs) - min(xs) <= 1, f"page numbers end at {sorted(xs)} on {'right' if side else 'left'}-hand pages"
+        assert not xs or max(xs) - min(xs) <= 1, f"page numbers end at {sorted(xs)} on {'right' if side else 'left'}-hand pages"
 
 
 def _head(layout: Layout, page: int) -> str:
