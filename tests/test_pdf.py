@@ -626,7 +626,8 @@ def test_toc_page_numbers_share_one_right_edge(built: Built, layout: Layout):
             and line.x1 > layout.size[0] / 2 and re.fullmatch(r"\d+", line.text.split()[-1]))
     assert any(by_side.values()), "no page numbers found in the table of contents"
     for side, xs in by_side.items():
-        assert not xs or max(xs) - min(xs) <= 1, f"page numbers end at {sorted(xs)} on {'right' if side else 'left'}-hand pages"
+        side_name = "right" if side else "left"
+        assert not xs or max(xs) - min(xs) <= 1, f"page numbers end at {sorted(xs)} on {side_name}-hand pages"
 
 
 def _head(layout: Layout, page: int) -> str:
@@ -668,6 +669,8 @@ def test_hyphenation_only_in_running_text(built: Built, layout: Layout):
     """No word is hyphenated in a heading, a key-point box or a table cell (all set in sizes other
     than the body text's), and every hyphenated break leaves three letters or more on each side."""
     body = layout.body_height()
+    if sum(abs(line.height - body) < 0.3 for line in layout.lines) < 300:
+        pytest.skip("too little running text to tell its size from the others")  # the fixture book
     hyphenated = [wd for wd in layout.words if wd.text.endswith("\u2010")]
     wrong = [(wd.page, wd.text) for wd in hyphenated if abs(wd.y1 - wd.y0 - body) >= 0.3]
     assert not wrong, wrong
