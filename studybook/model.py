@@ -270,6 +270,29 @@ class Book:
         return {key: tuple(qs) for key, qs in found.items()}
 
     @cached_property
+    def figure_numbers(self) -> dict[ImageRef, str]:
+        """The one figure numbering every output prints: per chapter, in reading order ("3.2");
+        figures in the front matter are numbered on their own ("1", "2")."""
+        numbers: dict[ImageRef, str] = {}
+
+        def number(frags: list[Fragment], prefix: str) -> None:
+            count = 0
+            for frag in frags:
+                for part in frag.parts_of(ImageRef):
+                    if part.figure:
+                        count += 1
+                        numbers[part] = f"{prefix}{count}"
+
+        number([f for s in self.sections for f in (s.title, s.body)], "")
+        for topic in self.topics:
+            frags = [topic.title, topic.intro, *(f for q in topic.questions for f in (q.title, q.key_points, q.answer))]
+            number(frags, f"{topic.number}.")
+        return numbers
+
+    def figure_number(self, part: ImageRef) -> str:
+        return self.figure_numbers[part]
+
+    @cached_property
     def key_paper_of(self) -> dict[str, tuple[Topic, ...]]:
         found: dict[str, list[Topic]] = {key: [] for key in self.references}
         for topic in self.topics:

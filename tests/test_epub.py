@@ -460,11 +460,12 @@ def test_difficulty_is_spelled_out_not_colour_coded(mini: tuple[Book, Epub]):
 
 def test_figures_are_numbered_with_captions_and_alt_text(mini: tuple[Book, Epub]):
     _, pub = mini
-    figure = pub.element("chapter-01.xhtml", "fig-1")
+    figure = pub.element("chapter-01.xhtml", "fig-1.1")
     img = figure.find("x:img", NS)
     assert img.get("alt") == "A small grid of weights"
     assert pub.manifest[img.get("src")].get("media-type") == "image/svg+xml"
-    assert text(figure.find("x:figcaption", NS)) == "Figure 1. Attention weights for one query"
+    # Numbered per chapter, as in the PDF.
+    assert text(figure.find("x:figcaption", NS)) == "Figure 1.1. Attention weights for one query"
 
 
 def test_cover_is_a_png_drawn_from_the_metadata(mini: tuple[Book, Epub]):

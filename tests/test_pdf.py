@@ -7,9 +7,12 @@ structural checks run on the fixture book and, when it exists, on the real handb
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
+import statistics
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -195,7 +198,7 @@ def test_every_font_is_embedded_and_is_noto(built: Built):
 
 
 def test_figures_are_numbered_by_chapter(mini: Built):
-    assert "Figure 1.1 Attention weights for one query" in norm(" ".join(mini.texts))
+    assert "Figure 1.1. Attention weights for one query" in norm(" ".join(mini.texts))  # as in the EPUB
 
 
 def _words(pdf: Path, tmp_path: Path) -> list[tuple[int, float, float, float, str]]:
@@ -214,8 +217,9 @@ def _words(pdf: Path, tmp_path: Path) -> list[tuple[int, float, float, float, st
 
 def test_nothing_runs_past_the_margins(built: Built, tmp_path: Path):
     margin = 20 / 25.4 * 72  # the narrower (outer) margin is 22 mm
+    # The cover (page 1) is a full-bleed design with margins of its own.
     outside = [(page, word) for page, width, x0, x1, word in _words(built.path, tmp_path)
-               if x0 < margin - 1 or x1 > width - margin + 1]
+               if page > 1 and (x0 < margin - 1 or x1 > width - margin + 1)]
     assert not outside, outside[:10]
 
 
@@ -436,3 +440,241 @@ def test_unrenderable_formula_raises():
         typeset(r"\text{ภาษา}", False, '<math><mtext>ภาษา</mtext></math>')
     with pytest.raises(MathRenderError):
         typeset("x", False, "<math><mi>x</mi")
+
+
+# ---------------------------------------------------------------------------------------------
+# Make-up, measured on the real pages (the handbook in both editions; the fixture book is too
+# short for most of these)
+
+MM = 72 / 25.4
+TOP_MARGIN, BOTTOM_MARGIN = 22 * MM, 24 * MM  # book.css.j2 @page
+
+
+@dataclass
+class Word:
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+
+@dataclass
+class Line:
+    page: int
+    x0: float
+    x1: float
+    y0: float
+    height: float  # the tallest word: the font size of the line, near enough
+    text: str
+
+
+class Layout:
+    """Every word and line of a PDF, with its box in points, from poppler's pdftotext -bbox-layout."""
+
+    def __init__(self, pdf: Path, tmp_path: Path):
+        out = tmp_path / "layout.html"
+        subprocess.run(["pdftotext", "-bbox-layout", str(pdf), str(out)], check=True)
+        self.words: list[Word] = []
+        self.lines: list[Line] = []
+        self.size: tuple[float, float] = (0, 0)
+        box = r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"'
+        for number, page in enumerate(re.findall(r"<page (.*?)</page>", out.read_text(encoding="utf-8"), re.S), 1):
+            self.size = (float(re.search(r'width="([\d.]+)"', page).group(1)),
+                         float(re.search(r'height="([\d.]+)"', page).group(1)))
+            for line in re.findall(r"<line (.*?)</line>", page, re.S):
+                words = [Word(number, *map(float, w[:4]), html.unescape(w[4]))
+                         for w in re.findall(rf"<word {box}>(.*?)</word>", line)]
+                if not words:
+                    continue
+                self.words += words
+                self.lines.append(Line(number, min(w.x0 for w in words), max(w.x1 for w in words),
+                                       min(w.y0 for w in words), max(w.y1 - w.y0 for w in words),
+                                       " ".join(w.text for w in words)))
+
+    def body_height(self) -> float:
+        return statistics.mode(round(line.height, 1) for line in self.lines)
+
+
+@pytest.fixture(scope="module")
+def layout(built: Built, tmp_path_factory) -> Layout:
+    return Layout(built.path, tmp_path_factory.mktemp("layout"))
+
+
+def _chapter_pages(built: Built) -> tuple[list[int], int]:
+    """The opener pages of the chapters, and the first page after the last chapter."""
+    openers = [built.page_of(f"{t.number}. {t.title_text}") for t in built.book.topics]
+    end = built.page_of(words(built.book)["bibliography"]) if built.book.bibliography else len(built.texts) + 1
+    return openers, end
+
+
+def _is_chinese(book: Book) -> bool:
+    return book.language.lower().startswith("zh")
+
+
+def test_measure_is_a_book_measure(built: Built, layout: Layout):
+    """Median characters per full line of body text: 60–78 (a book wants 60–75); Chinese 30–40."""
+    body = layout.body_height()
+    lines = [line for line in layout.lines if abs(line.height - body) < 0.3]
+    full = max(line.x1 - line.x0 for line in lines)
+    counts = [len(line.text) for line in lines if line.x1 - line.x0 > 0.95 * full]
+    if len(counts) < 30:
+        pytest.skip("too little running text to measure")
+    median = statistics.median(counts)
+    low, high = (30, 40) if _is_chinese(built.book) else (60, 78)
+    assert low <= median <= high, f"median {median} characters per line"
+
+
+def _fullness(pdf: Path, tmp_path: Path, height: float) -> list[float]:
+    """For every page, how far down the text block the lowest ink reaches (0 = empty, 1 = full)."""
+    subprocess.run(["pdftoppm", "-gray", "-r", "30", str(pdf), str(tmp_path / "p")], check=True)
+    result = []
+    for png in sorted(tmp_path.glob("p-*.pgm")):
+        image = Image.open(png)
+        px, (w, h) = image.load(), image.size
+        top, bottom = round(TOP_MARGIN / height * h), round((height - BOTTOM_MARGIN) / height * h)
+        lowest = next((y for y in range(bottom, top, -1) if any(px[x, y] < 200 for x in range(w))), top)
+        result.append((lowest - top) / (bottom - top))
+    return result
+
+
+def test_no_body_page_is_less_than_three_quarters_full(built: Built, layout: Layout, tmp_path: Path):
+    """Except the last page of a chapter, and a page whose next page opens with a block that may
+    not split and did not fit in the space left: a figure, or a question's head with its key-point
+    box taller than that space. Chapter openers are one page (see below) and are not counted."""
+    openers, end = _chapter_pages(built)
+    fullness = _fullness(built.path, tmp_path, layout.size[1])
+    w = words(built.book)
+    figure_word = w["figure"].split("{n}")[0].strip()
+    body_height = layout.body_height()
+
+    def opens_with_figure(page: int) -> bool:
+        captions = [wd.y0 for i, wd in enumerate(layout.words)
+                    if wd.page == page and re.fullmatch(r"\d+\.\d+\.", wd.text)
+                    and i and layout.words[i - 1].text == figure_word]
+        body = [line.y0 for line in layout.lines if line.page == page and abs(line.height - body_height) < 0.3
+                and line.y0 > TOP_MARGIN]
+        return bool(captions) and (not body or min(captions) < min(body))
+
+    def opens_with_a_head_too_tall(page: int, space: float) -> bool:
+        heads = [wd for wd in layout.words if wd.page == page and re.fullmatch(r"Q\d+", wd.text)
+                 and TOP_MARGIN < wd.y0 < TOP_MARGIN + 45 and wd.y1 - wd.y0 > 1.1 * body_height]
+        answer = [wd.y0 for wd in layout.words if wd.page == page and wd.text == w["answer"].upper()]
+        # The head, the box, the answer's label and its first two lines (orphans) go together.
+        return bool(heads) and bool(answer) and min(answer) + 2 * 1.45 * body_height - TOP_MARGIN > space
+
+    short = []
+    for start, stop in zip(openers, [*openers[1:], end], strict=True):
+        chapter = [p for p in range(start + 1, stop) if fullness[p - 1] > 0]  # blank pages before a recto are fine
+        for page in chapter[:-1]:
+            space = (1 - fullness[page - 1]) * (layout.size[1] - TOP_MARGIN - BOTTOM_MARGIN)
+            if fullness[page - 1] < 0.75 and not opens_with_figure(page + 1) \
+                    and not opens_with_a_head_too_tall(page + 1, space):
+                short.append((page, round(fullness[page - 1], 2)))
+    assert not short, f"pages less than 75 % full: {short}"
+
+
+def test_chapter_openers_fit_one_page(built: Built):
+    for topic in built.book.topics:
+        opener = built.page_of(f"{topic.number}. {topic.title_text}")
+        first = topic.questions[0]
+        assert built.page_of(f"Q{first.number}. {first.title_text}") == opener + 1, \
+            f"the opener of chapter {topic.number} runs past page {opener}"
+
+
+def test_short_tables_are_never_split(built: Built):
+    """A table of six body rows or fewer has its first and last rows on one page."""
+    pages = [squash(norm(text)) for text in built.texts]
+    checked = 0
+    for q in built.book.questions:
+        html_text = "".join(p if isinstance(p, str) else "\x00" for p in q.answer.parts)
+        for table in re.findall(r"<tbody>(.*?)</tbody>", html_text, re.S):
+            rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+            if len(rows) > 6:
+                continue
+
+            def cell(row: str) -> str:
+                cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                         for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+                return max((c.split("\x00")[0] for c in cells), key=len)  # text before any formula
+
+            first, last = squash(norm(cell(rows[0]))), squash(norm(cell(rows[-1])))
+            start = built.page_of(f"Q{q.number}. {q.title_text}") - 1
+            page_first = next(i for i in range(start, len(pages)) if first in pages[i])
+            page_last = next(i for i in range(page_first, len(pages)) if last in pages[i])
+            assert page_first == page_last, \
+                f"Q{q.number}: a {len(rows)}-row table splits across pages {page_first + 1}–{page_last + 1}"
+            checked += 1
+    assert checked or built.book.id != "llm-interview-handbook"
+
+
+def test_no_cross_reference_label_is_doubled(built: Built):
+    text = norm(" ".join(built.texts))
+    doubled = re.findall(r"Q(\d+)\s*[(（]\s*Q\1\b", text)
+    assert not doubled, doubled
+
+
+def _toc_pages(built: Built) -> range:
+    first = built.page_of(words(built.book)["contents"])
+    return range(first, built.page_of(f"1. {built.book.topics[0].title_text}"))
+
+
+def test_toc_page_numbers_share_one_right_edge(built: Built, layout: Layout):
+    by_side: dict[int, set[float]] = {}
+    for page in _toc_pages(built):
+        by_side.setdefault(page % 2, set()).update(
+            round(line.x1) for line in layout.lines if line.page == page and line.y0 > TOP_MARGIN
+            and line.x1 > layout.size[0] / 2 and re.fullmatch(r"\d+", line.text.split()[-1]))
+    assert any(by_side.values()), "no page numbers found in the table of contents"
+    for side, xs in by_side.items():
+        side_name = "right" if side else "left"
+        assert not xs or max(xs) - min(xs) <= 1, f"page numbers end at {sorted(xs)} on {side_name}-hand pages"
+
+
+def _head(layout: Layout, page: int) -> str:
+    return " ".join(wd.text for wd in layout.words if wd.page == page and wd.y1 < TOP_MARGIN)
+
+
+def test_running_heads_name_the_question_in_force_at_the_top(built: Built, layout: Layout):
+    openers, end = _chapter_pages(built)
+    starts = {q.number: built.page_of(f"Q{q.number}. {q.title_text}") for q in built.book.questions}
+    checked = 0
+    for page in range(openers[0] + 1, end):
+        if page % 2 == 0 or page in openers or not _head(layout, page):
+            continue
+        begun = [n for n, p in starts.items() if p < page]
+        here = [n for n, p in starts.items() if p == page]
+        # A question whose heading (its number in the heading's size) sits at the top opens the page.
+        body = layout.body_height()
+        top = [n for n in here if any(wd.page == page and wd.text == f"Q{n}" and wd.y1 - wd.y0 > 1.1 * body
+                                      and TOP_MARGIN < wd.y0 < TOP_MARGIN + 45
+                                      for wd in layout.words)]
+        expected = top[0] if top else max(begun, default=None)
+        if expected is None:
+            continue
+        assert _head(layout, page).split()[0] == f"Q{expected}", (page, _head(layout, page))
+        checked += 1
+    assert checked or len(built.book.questions) < 5
+
+
+def test_no_running_head_on_part_and_chapter_openers(built: Built, layout: Layout):
+    w = words(built.book)
+    parts = [s.title_text for s in built.book.sections] + [w["contents"], w["bibliography"], w["index"]]
+    parts += [f"{t.number}. {t.title_text}" for t in built.book.topics]
+    for title in parts:
+        page = built.page_of(title)
+        assert not _head(layout, page), f"{title} (page {page}) carries the running head {_head(layout, page)!r}"
+
+
+def test_hyphenation_only_in_running_text(built: Built, layout: Layout):
+    """No word is hyphenated in a heading, a key-point box or a table cell (all set in sizes other
+    than the body text's), and every hyphenated break leaves three letters or more on each side."""
+    body = layout.body_height()
+    if sum(abs(line.height - body) < 0.3 for line in layout.lines) < 300:
+        pytest.skip("too little running text to tell its size from the others")  # the fixture book
+    hyphenated = [wd for wd in layout.words if wd.text.endswith("\u2010")]
+    wrong = [(wd.page, wd.text) for wd in hyphenated if abs(wd.y1 - wd.y0 - body) >= 0.3]
+    assert not wrong, wrong
+    short = [(wd.page, wd.text) for wd in hyphenated if len(re.search(r"(\w*)\u2010$", wd.text).group(1)) < 3]
+    assert not short, short

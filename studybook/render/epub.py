@@ -156,17 +156,13 @@ class Notes:
 
 
 class Figures:
-    """Book-wide figure numbers, in reading order."""
+    """Figure numbers: the book's own per-chapter numbering (Book.figure_numbers), shared by every output."""
 
     def __init__(self, book: Book):
-        self._numbers: dict[int, int] = {}
-        for frag in book.fragments():
-            for part in frag.parts_of(ImageRef):
-                if part.figure:
-                    self._numbers[id(part)] = len(self._numbers) + 1
+        self._book = book
 
-    def number(self, part: ImageRef) -> int:
-        return self._numbers[id(part)]
+    def number(self, part: ImageRef) -> str:
+        return self._book.figure_number(part)
 
 
 def _sequence(labels: Labels, items: list[str]) -> str:

@@ -111,18 +111,11 @@ class _Painter:
         spec = self.design["motif"]
         rows, cols, gap = spec["rows"], spec["columns"], spec["gap"]
         cell = (self.text_width - (cols - 1) * gap) / cols
-        seed = hashlib.sha256(f"cover\x1f{self.book.id}".encode()).digest()
-        low, mid, high = _rgb(spec["low"]), _rgb(spec["mid"]), _rgb(spec["high"])
-        for r in range(rows):
-            logits = [seed[(r * cols + c) % len(seed)] / 64 + (3.0 if c == (r * 2 + seed[r]) % cols else 0)
-                      for c in range(cols)]
-            top = max(logits)
-            weights = [math.exp(v - top) for v in logits]
-            for c, w in enumerate(weights):
+        for r, colours in enumerate(motif(self.book, self.design)):
+            for c, colour in enumerate(colours):
                 x0 = self.design["margin"] + c * (cell + gap)
                 y0 = spec["top"] + r * (cell + gap)
-                self.draw.rectangle((round(x0), round(y0), round(x0 + cell), round(y0 + cell)),
-                                    fill=high if w == 1.0 else _mix(low, mid, w))
+                self.draw.rectangle((round(x0), round(y0), round(x0 + cell), round(y0 + cell)), fill=colour)
         return round(spec["top"] + rows * cell + (rows - 1) * gap)
 
     def block(self, text: str, spec: dict, y: float, size: int | None = None) -> float:
@@ -156,8 +149,7 @@ class _Painter:
         if self.book.subtitle:
             self.block(self.book.subtitle, d["subtitle"], y + d["subtitle"]["gap"] - d["subtitle"]["size"])
         self.bottom(", ".join(self.book.authors), d["authors"])
-        edition = " · ".join(x for x in (self.book.edition, self.book.version and f"v{self.book.version}") if x)
-        self.bottom(edition, d["edition"])
+        self.bottom(edition_line(self.book), d["edition"])
         buf = io.BytesIO()
         self.image.save(buf, format="PNG", optimize=True)
         return buf.getvalue()
@@ -175,6 +167,32 @@ class _Painter:
             y += step
 
 
+def load_design(templates: Path) -> dict:
+    """The cover design (templates/epub/cover.yaml); the PDF cover is set from it too."""
+    return yaml.safe_load((templates / "epub" / "cover.yaml").read_text(encoding="utf-8"))
+
+
+def motif(book: Book, design: dict) -> list[list[tuple[int, int, int]]]:
+    """The colours of the cover's "attention matrix": each row a softmax over shades seeded by the
+    book id, its largest weight in the highlight colour. Shared by the EPUB and the PDF cover."""
+    spec = design["motif"]
+    rows, cols = spec["rows"], spec["columns"]
+    seed = hashlib.sha256(f"cover\x1f{book.id}".encode()).digest()
+    low, mid, high = _rgb(spec["low"]), _rgb(spec["mid"]), _rgb(spec["high"])
+    out = []
+    for r in range(rows):
+        logits = [seed[(r * cols + c) % len(seed)] / 64 + (3.0 if c == (r * 2 + seed[r]) % cols else 0)
+                  for c in range(cols)]
+        top = max(logits)
+        weights = [math.exp(v - top) for v in logits]
+        out.append([high if w == 1.0 else _mix(low, mid, w) for w in weights])
+    return out
+
+
+def edition_line(book: Book) -> str:
+    """The line at the foot of the cover: "Second edition · v2.1"."""
+    return " · ".join(x for x in (book.edition, book.version and f"v{book.version}") if x)
+
+
 def render_cover(book: Book, templates: Path) -> bytes:
-    design = yaml.safe_load((templates / "epub" / "cover.yaml").read_text(encoding="utf-8"))
-    return _Painter(book, design).paint()
+    return _Painter(book, load_design(templates)).paint()

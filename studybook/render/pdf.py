@@ -40,6 +40,7 @@ from ..diagnostics import BuildError, Location, Problem
 from ..model import Book, Fragment, ImageRef, Math, XRef
 from ..templating import environment
 from . import Options
+from .epub_cover import edition_line, load_design, motif
 
 EXTENSION = "pdf"
 PAPERS = ("a4", "letter")
@@ -48,6 +49,13 @@ PDF_VARIANT = "pdf/ua-1"  # tagged PDF with structure, alt texts and document la
 _EXTERNAL_LINK = re.compile(
     r'<a href="(?P<url>(?:https?://|mailto:)[^"]*)"(?P<rest>[^>]*)>(?P<text>.*?)</a>', re.S)
 _TAG = re.compile(r"<[^>]+>")
+_TABLE = re.compile(r"<table\b(?P<attrs>[^>]*)>(?P<body>.*?)</table>", re.S)
+_BODY_ROW = re.compile(r"<tr\b")
+_CELL = re.compile(r"<t[hd]\b")
+# A table of this many body rows or fewer is kept on one page (book.css.j2: table.short); one of
+# this many columns or more may use part of the margins (table.wide).
+SHORT_TABLE_ROWS = 6
+WIDE_TABLE_COLUMNS = 3
 _NOTDEF = ".notdef glyph rendered"
 
 
@@ -73,7 +81,12 @@ def render(book: Book, options: Options) -> bytes:
         for _ in range(_MAX_LAYOUTS):
             doc = build_html(book, options, pages)
             document = layout(doc, book, options)
-            found = {anchor: i + 1 for i, page in enumerate(document.pages) for anchor in page.anchors}
+            # The first page wins: a box split over pages (a preface of two pages) keeps its anchor
+            # on every part.
+            found: dict[str, int] = {}
+            for i, page in enumerate(document.pages):
+                for anchor in page.anchors:
+                    found.setdefault(anchor, i + 1)
             if pages is not None and all(found.get(a) == n for a, n in pages.items()):
                 return write_pdf(document, book, options)
             pages = found
@@ -114,6 +127,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
     pictures = mathsvg.draw_all(book)
     labels = labels_mod.load(options.templates, book.language)
     lang = book.language.split("-")[0].lower()
+    cover = load_design(options.templates)
 
     def math(part: Math) -> mathsvg.MathPicture:
         return pictures[part]
@@ -125,6 +139,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         image_url=lambda name: f"studybook://image/{name}",
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
         print_links=_print_links,
+        keep_short_tables=_keep_short_tables,
         page=lambda anchor: str(pages[anchor]) if pages is not None else _PLACEHOLDER_PAGE,
         deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
@@ -138,6 +153,10 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "timestamp": dt.datetime.fromtimestamp(options.build_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "keywords": sorted({tag for q in book.questions for tag in q.tags}),
         "index": index_mod.build(book),
+        # One cover design for every edition: the EPUB cover's, set here in CSS (see book.css.j2).
+        "cover": cover,
+        "cover_motif": [["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in row] for row in motif(book, cover)],
+        "cover_edition": edition_line(book),
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
@@ -169,6 +188,24 @@ def _print_links(markup: str) -> str:
                 f'<span class="fn-url"><a href="{url}">{shown}</a></span>')
 
     return Markup(_EXTERNAL_LINK.sub(replace, str(markup)))
+
+
+def _keep_short_tables(markup: str) -> str:
+    """Mark short tables (kept whole) and wide ones (allowed into the margins) for the stylesheet."""
+
+    def mark(m: re.Match) -> str:
+        body = m.group("body")
+        classes = []
+        if len(_BODY_ROW.findall(body.split("</thead>", 1)[-1])) <= SHORT_TABLE_ROWS:
+            classes.append("short")
+        first_row = body.split("</tr>", 1)[0]
+        if len(_CELL.findall(first_row)) >= WIDE_TABLE_COLUMNS:
+            classes.append("wide")
+        if not classes:
+            return m.group(0)
+        return f'<table class="{" ".join(classes)}"{m.group("attrs")}>{body}</table>'
+
+    return Markup(_TABLE.sub(mark, str(markup)))
 
 
 # ---------------------------------------------------------------------------------------------
