@@ -38,7 +38,8 @@ def _outline(reader: PdfReader) -> list[tuple[int, str, int]]:
             if isinstance(item, list):
                 walk(item, depth + 1)
             else:
-                out.append((depth, re.sub(r"\s+", " ", item.title).strip(), reader.get_destination_page_number(item) + 1))
+                title = re.sub(r"\s+", " ", item.title).strip()
+                out.append((depth, title, reader.get_destination_page_number(item) + 1))
     walk(reader.outline, 0)
     return out
 
