@@ -30,6 +30,20 @@ def zh() -> Book:
     return read_book(BOOK_ZH)
 
 
+def _outline(reader: PdfReader) -> list[tuple[int, str, int]]:
+    out = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            else:
+                title = re.sub(r"\s+", " ", item.title).strip()
+                out.append((depth, title, reader.get_destination_page_number(item) + 1))
+    walk(reader.outline, 0)
+    return out
+
+
 def entries(book: Book) -> list[index.Entry]:
     return [e for g in index.build(book) for e in g.entries]
 
@@ -157,28 +171,23 @@ def test_pdf_index_prints_entries_sub_entries_and_pages(edition: str, request):
     reader = PdfReader(next(dist.glob(f"*-{edition}.pdf")))
     texts = [p.extract_text() or "" for p in reader.pages]
     book = read_book(BOOK if edition == "en" else BOOK_ZH)
-    heading = "Index" if edition == "en" else "索引"
-    start = max(i for i, t in enumerate(texts) if t.lstrip().startswith(heading) or f"\n{heading}\n" in t[:200])
-    text = re.sub(r"\s+", " ", " ".join(texts[start:]))
-    # every located entry is followed by a page number that is the page of its first question
-    outline_pages = {}
-    for q in book.questions:
-        hits = [i + 1 for i, t in enumerate(texts[:start]) if re.sub(r"\s+", "", q.title_text)[:12]
-                in re.sub(r"\s+", "", t)]
-        if hits:
-            outline_pages[q.id] = hits
+    note = "Numbers are the pages" if edition == "en" else "数字为讨论该词条"
+    start = next(i for i, t in enumerate(texts) if note in re.sub(r"\s+", " ", t))
+    lines = [line.strip() for t in texts[start:] for line in t.split("\n")]
+    text = re.sub(r"\s+", " ", " ".join(lines))
+    # the page each question starts on, from the PDF's own bookmarks
+    starts = {title: page for _, title, page in _outline(reader)}
     checked = 0
     for e in entries(book):
         if e.see or not e.questions:
             continue
-        m = re.search(re.escape(e.term) + r" ?([\d, ]+)", text)
-        assert m, e.term
-        pages = [int(p) for p in re.findall(r"\d+", m.group(1))]
-        q = e.questions[0]
-        if q.id in outline_pages:
-            assert any(p in outline_pages[q.id] for p in pages[:1]) or pages[0] in range(
-                outline_pages[q.id][0] - 3, outline_pages[q.id][0] + 1), (e.term, pages, outline_pages[q.id])
-            checked += 1
+        found = [m for line in lines if (m := re.fullmatch(re.escape(e.term) + r"\s*(\d+(?:\s*[,，]\s*\d+)*)", line))]
+        if not found:
+            continue  # a long entry wrapped onto two lines
+        pages = [int(p) for p in re.findall(r"\d+", found[0].group(1))]
+        want = sorted({starts[f"Q{q.number}. {q.title_text}"] for q in e.questions})
+        assert pages == want, (e.term, pages, want)
+        checked += 1
     assert checked >= 50
     see = "see" if edition == "en" else "见"
     assert re.search(rf"{'self-attention' if edition == 'en' else '自注意力'}\W+{see} ", text)

@@ -127,7 +127,7 @@ def test_outline_is_chapters_then_their_questions(built: Built):
     for topic in built.book.topics:
         expected.append((0, f"{topic.number}. {topic.title_text}"))
         expected += [(1, f"Q{q.number}. {q.title_text}") for q in topic.questions]
-    expected += [(0, w["bibliography"]), (0, w["index"])]
+    expected += [(0, w["bibliography"])] + ([(0, w["index"])] if any(q.index for q in built.book.questions) else [])
     assert [(depth, title) for depth, title, _ in built.outline] == expected
 
 
@@ -163,7 +163,9 @@ def test_printed_toc_page_numbers_equal_bookmark_pages(built: Built):
         entries += [(f"Q{q.number}. {q.title_text}", f"Q{q.number} {plain_title(q.title_text)}")
                     for q in topic.questions]
     w = words(built.book)
-    entries += [(w["bibliography"], w["bibliography"]), (w["index"], w["index"])]
+    entries += [(w["bibliography"], w["bibliography"])]
+    if any(q.index for q in built.book.questions):
+        entries.append((w["index"], w["index"]))
     # Compared without whitespace: a Chinese title wraps between any two characters.
     toc = squash(toc)
     pos = 0
