@@ -47,6 +47,9 @@ class _LineLoader(_Base):  # type: ignore[valid-type,misc]
         return checked_int(self, node)
 
 
+_URL_UNSAFE = re.compile(r'[\s"<>\\^`{|}]')
+
+
 def checked_int(loader: Any, node: yaml.ScalarNode) -> int:
     """An integer, or a YAML error at its line when it has too many digits for Python to convert."""
     try:
@@ -163,6 +166,9 @@ def load(path: Path, problems: Problems, seen_keys: set[str] | None = None,
         url = str(entry.get("URL") or "").strip()
         if not url and entry.get("DOI"):
             url = f"https://doi.org/{entry['DOI']}"
+        # A pasted address may hold characters a URL cannot carry literally (quotes, spaces, angle
+        # brackets): percent-encode them as browsers do, so every output links a valid address.
+        url = _URL_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
         kind = str(entry.get("type") or "article")
         missing = [label for label, ok in (
             ("title", bool(title)), ("author", bool(names) and all(names)),

@@ -96,6 +96,7 @@ def markup_findings(text: str, where: str) -> list[str]:
     return scanner.found
 
 
+FONT_MAGIC = (b"\x00\x01\x00\x00", b"OTTO")
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
@@ -117,6 +118,10 @@ def epub_findings(path: Path) -> list[str]:
                 found += markup_findings(data.decode("utf-8"), where)
             elif name.endswith(".css"):
                 found += css_findings(data.decode("utf-8"), where)
+            elif name.endswith((".ttf", ".otf")) and data.startswith(FONT_MAGIC):
+                pass  # an embedded font (glyph outlines only; fonts cannot script)
+            elif name.endswith(".txt"):
+                data.decode("utf-8")  # a licence text (the embedded math font's): plain text, never markup
             elif name != "mimetype" and not data.startswith(IMAGE_MAGIC):
                 found.append(f"{where}: unexpected kind of file")
     return found
