@@ -91,6 +91,17 @@ def test_every_bibliography_entry_is_used_and_canonical(book: Book):
         assert re.match(scheme + r"://(arxiv\.org/abs/\d{4}\.\d{4,5}$|doi\.org/|[\w.-]+/)", ref.url), ref.url
 
 
+def check_patterns(book: Book, qid: str, must: list[str], must_not: list[str]) -> None:
+    """A question's key points and answer say what `must` matches and nothing `must_not` matches
+    (a known error of the source article or of an earlier draft)."""
+    q = book.question(qid)
+    text = text_of(q.key_points) + " " + text_of(q.answer)
+    for pattern in must:
+        assert re.search(pattern, text, re.I), f"{qid}: expected /{pattern}/"
+    for pattern in must_not:
+        assert not re.search(pattern, text, re.I), f"{qid}: repeats a known error /{pattern}/"
+
+
 @pytest.mark.parametrize(("qid", "must", "must_not"), [
     # Corrections of the source article (content brief §4); a regression here is a factual error.
     ("gpt4-vs-gpt3", [r"2,048", r"8,192|8K", r"32,768|32K"], [r"GPT-3[^.]{0,40}4,096"]),
@@ -109,12 +120,7 @@ def test_every_bibliography_entry_is_used_and_canonical(book: Book):
      [r"similarity[^.]{0,40}quer\w+, keys?,? and values"]),
 ])
 def test_known_source_errors_are_not_repeated(book: Book, qid: str, must: list[str], must_not: list[str]):
-    q = book.question(qid)
-    text = text_of(q.key_points) + " " + text_of(q.answer)
-    for pattern in must:
-        assert re.search(pattern, text, re.I), f"{qid}: expected /{pattern}/"
-    for pattern in must_not:
-        assert not re.search(pattern, text, re.I), f"{qid}: repeats a known error /{pattern}/"
+    check_patterns(book, qid, must, must_not)
 
 
 def test_whole_book_free_of_blurb_errors():

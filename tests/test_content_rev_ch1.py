@@ -9,7 +9,7 @@ import pytest
 from conftest import BOOK
 from studybook.model import Book
 from studybook.reader import read_book
-from test_content import text_of
+from test_content import check_patterns, text_of
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +46,7 @@ def book() -> Book:
     ("attention-mechanism", [r"in FP16 it reaches about 75%"], [r"75% of peak FP16"]),
 ])
 def test_issue10_errors_are_not_repeated(book: Book, qid: str, must: list[str], must_not: list[str]):
-    q = book.question(qid)
-    text = text_of(q.key_points) + " " + text_of(q.answer)
-    for pattern in must:
-        assert re.search(pattern, text, re.I), f"{qid}: expected /{pattern}/"
-    for pattern in must_not:
-        assert not re.search(pattern, text, re.I), f"{qid}: repeats a fixed error /{pattern}/"
+    check_patterns(book, qid, must, must_not)
 
 
 @pytest.mark.parametrize(("qid", "must"), [

@@ -5,7 +5,6 @@ here means a corrected statement has come back."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from conftest import BOOK
 from studybook import labels
 from studybook.model import Book
 from studybook.reader import read_book
-from test_content import text_of
+from test_content import check_patterns
 
 LABELS = labels.load(Path(__file__).resolve().parent.parent / "templates", "en")
 
@@ -61,12 +60,7 @@ def book() -> Book:
     ("knowledge-distillation", [r"on-policy", r"Qwen3"], []),
 ])
 def test_issue10_ch24_errors_are_not_repeated(book: Book, qid: str, must: list[str], must_not: list[str]):
-    q = book.question(qid)
-    text = text_of(q.key_points) + " " + text_of(q.answer)
-    for pattern in must:
-        assert re.search(pattern, text, re.I), f"{qid}: expected /{pattern}/"
-    for pattern in must_not:
-        assert not re.search(pattern, text, re.I), f"{qid}: repeats a known error /{pattern}/"
+    check_patterns(book, qid, must, must_not)
 
 
 def test_q15_cites_the_precursors_of_distillation(book: Book):

@@ -10,6 +10,7 @@ import pytest
 from conftest import BOOK
 from studybook.model import Book, Fragment
 from studybook.reader import read_book
+from test_content import check_patterns
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +40,7 @@ def text_of(fragment: Fragment) -> str:
      [r"mainly to make its chains readable", r"mainly (?:for|to)[^.]{0,30}readab"]),
 ])
 def test_chapter3_review_errors_are_not_repeated(book: Book, qid: str, must: list[str], must_not: list[str]):
-    q = book.question(qid)
-    text = text_of(q.key_points) + " " + text_of(q.answer)
-    for pattern in must:
-        assert re.search(pattern, text, re.I), f"{qid}: expected /{pattern}/"
-    for pattern in must_not:
-        assert not re.search(pattern, text, re.I), f"{qid}: repeats a known error /{pattern}/"
+    check_patterns(book, qid, must, must_not)
 
 
 @pytest.mark.parametrize(("qid", "numbers"), [

@@ -14,7 +14,7 @@ import yaml
 from conftest import BOOK
 from studybook.model import Book
 from studybook.reader import read_book
-from test_content import text_of
+from test_content import check_patterns, text_of
 
 BIBLIOGRAPHY = BOOK.parent / "references.yaml"
 
@@ -41,12 +41,7 @@ def entries() -> dict[str, dict]:
      [r"FLOPs,? not memory", r"capacity per FLOP, not per byte"]),
 ])
 def test_reviewed_errors_are_not_repeated(book: Book, qid: str, must: list[str], must_not: list[str]):
-    q = book.question(qid)
-    text = text_of(q.key_points) + " " + text_of(q.answer)
-    for pattern in must:
-        assert re.search(pattern, text, re.I), f"{qid}: expected /{pattern}/"
-    for pattern in must_not:
-        assert not re.search(pattern, text, re.I), f"{qid}: repeats a reviewed error /{pattern}/"
+    check_patterns(book, qid, must, must_not)
 
 
 def test_second_reading_of_chapters_6_and_7(book: Book):

@@ -3,14 +3,12 @@ not come back."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from conftest import BOOK
 from studybook.model import Book
 from studybook.reader import read_book
-from test_content import text_of
+from test_content import check_patterns
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +26,7 @@ def book() -> Book:
     ("chain-of-thought", [r"later Qwen3 models"], [r"used for Qwen3 \|", r"used for Qwen3\s*$"]),
 ])
 def test_second_reading_ch23_fixes_hold(book: Book, qid: str, must: list[str], must_not: list[str]):
-    q = book.question(qid)
-    text = text_of(q.key_points) + " " + text_of(q.answer)
-    for pattern in must:
-        assert re.search(pattern, text, re.I), f"{qid}: expected /{pattern}/"
-    for pattern in must_not:
-        assert not re.search(pattern, text, re.I), f"{qid}: repeats a known error /{pattern}/"
+    check_patterns(book, qid, must, must_not)
 
 
 def test_second_reading_ch23_bibliography(book: Book):
