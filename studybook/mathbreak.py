@@ -134,7 +134,9 @@ def width_em(tex: str) -> float:
     """The width of `tex` set in display style, in em of the math font (ziamath, STIX Two Math)."""
     import ziamath
 
-    mathml = to_mathml(tex, display=True)
+    from .mathsvg import prepare  # the drawing's own set-up: the same spacing and fonts
+
+    mathml = prepare(to_mathml(tex, display=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         width, _ = ziamath.Math(mathml, size=20).getsize()

@@ -171,8 +171,14 @@ def alttext(tex: str) -> str:
     return " ".join(tex.split())
 
 
-def draw(tex: str, display: bool, mathml: str) -> MathPicture:
-    """Draw `mathml` (the validated MathML of `tex`); raise DrawError saying what is wrong."""
+def prepare(mathml: str) -> str:
+    """Set ziamath up exactly as every drawing needs it for `mathml` (spacing patches, precision,
+    a CJK fallback for the characters the math font lacks) and return the MathML to lay out.
+
+    Whoever lays a formula out with ziamath goes through here — the drawing and the phone line
+    breaker's measurements alike — so a result never depends on what else the process drew
+    before (with every picture from the cache, nothing else would have set ziamath up).
+    """
     with warnings.catch_warnings():  # ziamath locates its font with the deprecated pkg_resources
         warnings.simplefilter("ignore", DeprecationWarning)
         import ziamath  # imported lazily: loading the math font takes a moment
@@ -192,6 +198,14 @@ def draw(tex: str, display: bool, mathml: str) -> MathPicture:
     missing = _missing_glyphs(mathml, fallback)
     if missing:
         raise DrawError(f"neither the math font nor {FALLBACK_PATTERN.split(':')[0]} has a glyph for {missing}")
+    return mathml
+
+
+def draw(tex: str, display: bool, mathml: str) -> MathPicture:
+    """Draw `mathml` (the validated MathML of `tex`); raise DrawError saying what is wrong."""
+    import ziamath
+
+    mathml = prepare(mathml)
     try:
         formula = ziamath.Math(mathml, size=_SIZE, margin=_MARGIN)
         svg = formula.svg()

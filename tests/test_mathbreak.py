@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+from conftest import ROOT
 from studybook.mathbreak import aligned, break_lines, width_em
 from studybook.mathtex import to_mathml
 
@@ -47,3 +51,21 @@ def test_an_environment_is_never_split_and_a_useless_break_is_not_made():
     # Too wide for any phone, and nothing outside the cases to break at but "=": breaking there
     # would leave "η_t" alone on a line and the cases no narrower.
     assert [line.tex for line in break_lines(tex, 14)] == [r"\eta_t =" + tex.split("=", 1)[1]]
+
+
+def test_measurements_do_not_depend_on_what_the_process_drew_before():
+    """With every picture from the formula cache nothing is drawn, so the breaker's measurement
+    must set ziamath up itself (spacing patches, CJK fallback) — else a warm cache changes the
+    deck. Measured in a fresh process: first before any drawing, then after one."""
+    code = (
+        "from studybook import mathbreak, mathsvg, mathtex\n"
+        "t = r'\\text{KV 缓存字节数} = 2 \\cdot L \\cdot \\log(x)'\n"
+        "before = mathbreak.width_em(t)\n"
+        "mathbreak.width_em.cache_clear()\n"
+        "mathsvg.draw(t, True, mathtex.to_mathml(t, display=True))\n"
+        "print(before, mathbreak.width_em(t))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.split()
+    assert before == after
