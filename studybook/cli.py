@@ -227,6 +227,8 @@ def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
     sequential build: a renderer's result does not depend on the process it ran in.
     """
     global _QUEUE
+    from .mathsvg import die_with_parent
+
     workers = min(len(targets), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_render_one(book, options, t) for t in targets]
@@ -244,7 +246,9 @@ def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
     try:
         if status is not None:
             status.__enter__()
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        # Workers die with the build (a killed build cannot shut its pool down), as mathsvg's do.
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = {t: pool.submit(_render_in_worker, book, options, t)
                        for t in sorted(targets, key=_ORDER.index)}
             results = {t: f.result() for t, f in futures.items()}

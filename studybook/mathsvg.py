@@ -333,7 +333,7 @@ def _run(maths: Iterable[Math]) -> list[MathPicture | DrawError]:
         return [_draw_or_error(job) for job in jobs]
     # The picture of a formula does not depend on which process drew it: output stays reproducible.
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent,
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent,
                                                 initargs=(os.getpid(),)) as pool:
         return list(pool.map(_draw_or_error, jobs, chunksize=16))
 
@@ -341,7 +341,7 @@ def _run(maths: Iterable[Math]) -> list[MathPicture | DrawError]:
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Pool initializer: end this worker when the build that started it ends.
 
     A killed build (SIGKILL, the OOM killer) cannot shut its pool down, and its workers would

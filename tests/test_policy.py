@@ -70,8 +70,10 @@ def test_pdf_and_epub_list_the_bibliography_in_the_books_one_order(book: Book, h
     expected = [ref.key for ref in book.bibliography]
     items = _epub_bibliography(handbook_dist / "llm-interview-handbook-en.epub")
     assert len(items) == len(expected)
-    epub_titles = ["".join(li.find(f".//{X}cite").itertext()) for li in items]
-    assert epub_titles == [book.references[k].title for k in expected]
+    # House style sets the title in typographic quotes with its full stop: “Title.”
+    epub_titles = ["".join(li.find(f".//{X}cite").itertext()).removeprefix("“").removesuffix("”").rstrip(".")
+                   for li in items]
+    assert epub_titles == [book.references[k].title.rstrip(".") for k in expected]
 
     text = _squash(_pdf_text(handbook_dist / "llm-interview-handbook-en.pdf", LABELS["bibliography"]))
     # Each title must come after the previous one: a list in another order leaves a title behind.
