@@ -168,11 +168,14 @@ def test_an_untranslated_index_term_is_reported(tmp_path: Path):
 @pytest.mark.parametrize("edition", ["en", "zh-CN"])
 def test_pdf_index_prints_entries_sub_entries_and_pages(edition: str, request):
     dist = request.getfixturevalue("handbook_dist" if edition == "en" else "handbook_zh_dist")
-    reader = PdfReader(next(dist.glob(f"*-{edition}.pdf")))
+    # The handbook, not the flashcards or the quiz of the same edition.
+    reader = PdfReader(next(p for p in dist.glob(f"*-{edition}.pdf")
+                            if "-flashcards-" not in p.name and "-quiz-" not in p.name))
     texts = [p.extract_text() or "" for p in reader.pages]
     book = read_book(BOOK if edition == "en" else BOOK_ZH)
     note = "Numbers are the pages" if edition == "en" else "数字为讨论该词条"
-    start = next(i for i, t in enumerate(texts) if note in re.sub(r"\s+", " ", t))
+    # Chinese lines wrap anywhere: look for the note with the line breaks taken out.
+    start = next(i for i, t in enumerate(texts) if note.replace(" ", "") in re.sub(r"\s+", "", t))
     lines = [line.strip() for t in texts[start:] for line in t.split("\n")]
     text = re.sub(r"\s+", " ", " ".join(lines))
     # the page each question starts on, from the PDF's own bookmarks

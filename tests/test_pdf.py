@@ -48,7 +48,12 @@ def norm(text: str) -> str:
     """Whitespace-collapsed text, with words WeasyPrint hyphenated at a line end joined again."""
     text = re.sub(r"\u2010[ \t]*\n\s*", "", text)  # hyphen added by the hyphenator: drop it
     text = re.sub(r"-[ \t]*\n\s*", "-", text)  # a line broken after a real hyphen ("fine-tuning")
+    text = _CJK_BREAK.sub("", text)  # Chinese lines wrap between any two characters, with no space
     return " ".join(text.replace("\u2010", "-").split())
+
+
+_CJK = "\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
+_CJK_BREAK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
 
 
 def outline_entries(reader: PdfReader) -> list[tuple[int, str, int]]:

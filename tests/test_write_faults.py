@@ -41,7 +41,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def error_lines(stderr: str) -> list[str]:
     progress = ("reading ", "figures: ", "formulas: ", "ok: ", "rendering ", "up to date ")
     # The edit makes the note lock out of date: that warning is expected beside the error.
-    return [line for line in stderr.splitlines() if not line.startswith(progress) and ": warning: " not in line]
+    return [line for line in stderr.splitlines()
+            if line.strip() and not line.startswith(progress) and ": warning: " not in line]
 
 
 class Books:
