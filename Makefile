@@ -11,7 +11,8 @@ PY          := $(VENV)/bin/python
 # Every edition: the original and each translation beside it (handbook.<language>.md).
 SOURCES     ?= $(sort $(wildcard content/handbook.md content/handbook.*.md))
 OUT         ?= dist
-BUILD        = for source in $(SOURCES); do $(PY) build.py --source $$source --out $(OUT) $(1) || exit 1; done
+BUILD_FLAGS ?=
+BUILD        = for source in $(SOURCES); do $(PY) build.py --source $$source --out $(OUT) $(BUILD_FLAGS) $(1) || exit 1; done
 
 # Fonts for the PDF (Noto Serif/Sans/Mono, CJK for zh-CN, Color Emoji for the emoji real question
 # banks use), HarfBuzz's subsetter for reproducible
@@ -21,8 +22,46 @@ DEB_TEST    := poppler-utils default-jre-headless chromium
 
 .PHONY: all setup setup-test deps-build deps-test anki pdf epub flashcards quiz check test test-fast lint clean distclean bench
 
-all: setup
-	@$(call BUILD,all)
+# `make` builds real files with real prerequisites: each edition's artifacts (named by
+# `build.py outputs`, which reads the front matter only) depend on everything that shapes them —
+# the whole content directory (the translation overlays the original), templates, code, the
+# installed pins, the installed Debian packages (fonts), and the options below. An up-to-date
+# `make` runs no build at all. build.py keeps its own, finer check (per artifact, by content hash)
+# for direct calls; the `touch` marks an edition as checked when its bytes did not change.
+STATE       ?= .build
+BUILD_INPUTS := build.py $(VENV)/.installed $(STATE)/options $(wildcard /var/lib/dpkg/status) \
+                $(shell find $(sort $(dir $(SOURCES))) templates studybook -type f ! -name '*.pyc' 2>/dev/null | sort)
+
+# The artifacts' names, learned once per change of a source's front matter; make re-reads this
+# file after making it. Not needed (and the venv not created) to clean up.
+ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+include $(STATE)/artifacts.mk
+endif
+ifneq ($(NAMED_SOURCES),$(SOURCES))
+$(STATE)/artifacts.mk: names-changed
+names-changed: ;
+endif
+
+all: $(foreach s,$(SOURCES),$(addprefix $(OUT)/,$(NAMES_$(s))))
+
+define EDITION
+$(addprefix $(OUT)/,$(NAMES_$(1))) &: $(BUILD_INPUTS) | deps-build
+	$(PY) build.py all --source $(1) --out $(OUT) $(BUILD_FLAGS)
+	@touch $(addprefix $(OUT)/,$(NAMES_$(1)))
+endef
+$(foreach s,$(SOURCES),$(eval $(call EDITION,$(s))))
+
+# The options are part of the inputs: a stamp rewritten only when they change.
+OPTIONS := SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) BUILD_FLAGS=$(BUILD_FLAGS)
+ifneq ($(shell cat $(STATE)/options 2>/dev/null),$(OPTIONS))
+$(shell mkdir -p $(STATE) && echo '$(OPTIONS)' > $(STATE)/options)
+endif
+
+$(STATE)/artifacts.mk: $(SOURCES) $(VENV)/.installed
+	@mkdir -p $(STATE)
+	@{ echo "NAMED_SOURCES := $(SOURCES)"; for s in $(SOURCES); do \
+	  names=$$($(PY) build.py outputs --source $$s) || exit 1; echo "NAMES_$$s :=" $$names; \
+	done; } > $@.tmp && mv $@.tmp $@
 
 anki pdf epub flashcards quiz check: setup
 	@$(call BUILD,$@)
@@ -84,7 +123,7 @@ bench: setup
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(OUT) .pytest_cache
+	rm -rf $(OUT) .pytest_cache .build
 
 distclean: clean
 	rm -rf $(VENV) node_modules

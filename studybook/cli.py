@@ -23,7 +23,7 @@ from .render import TEMPLATES, Options
 RENDERERS = {"anki": "studybook.render.anki", "pdf": "studybook.render.pdf",
              "epub": "studybook.render.epub", "flashcards": "studybook.render.flashcards",
              "quiz": "studybook.render.quiz"}
-TARGETS = ["all", "check", *RENDERERS]
+TARGETS = ["all", "check", "outputs", *RENDERERS]
 
 
 def build_time(book_source: Path) -> int:
@@ -77,7 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # Checked below rather than with `choices`: Python 3.11's argparse rejects an empty list there.
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help=f"one or more of: {', '.join(TARGETS)} (default: all; "
-                             "'check' validates the source and writes nothing)")
+                             "'check' validates the source and writes nothing; 'outputs' lists the "
+                             "artifacts' file names, which is how the Makefile knows them)")
     parser.add_argument("--source", type=Path, default=Path("content/handbook.md"),
                         help="the book's Markdown file (default: content/handbook.md)")
     parser.add_argument("--out", type=Path, default=Path("dist"),
@@ -105,6 +106,12 @@ def report(problems: list[Problem]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if "outputs" in args.targets:
+        if args.targets != ["outputs"]:
+            print("build.py: error: 'outputs' lists file names and cannot be combined with other targets",
+                  file=sys.stderr)
+            return 2
+        return list_outputs(args.source)
     targets = list(RENDERERS) if "all" in args.targets else [t for t in args.targets if t != "check"]
     targets = list(dict.fromkeys(targets))
     plan = _plan(args, targets)
@@ -278,13 +285,34 @@ def _render_one(book: Any, options: Options, target: str) -> Result:
     # A renderer reports warnings into options.problems: give each its own list.
     own = Options(build_time=options.build_time, templates=options.templates, paper=options.paper,
                   note_lock=options.note_lock)
-    # A renderer may name its file (the print aids: <book>-flashcards-<lang>.pdf).
-    name = module.output_name(book) if hasattr(module, "output_name") else f"{book.slug}.{module.EXTENSION}"
+    name = output_name(target, book.id, book.language)
     try:
         data = module.render(book, own)
     except BuildError as exc:
         return target, name, None, [*exc.problems, *own.problems.items], []
     return target, name, data, own.problems.items, own.extra_files
+
+
+def output_name(target: str, book_id: str, language: str) -> str:
+    """The file a renderer writes; a renderer may name it (the print aids: <book>-quiz-<lang>.pdf)."""
+    module = importlib.import_module(RENDERERS[target])
+    if hasattr(module, "output_name"):
+        return str(module.output_name(book_id, language))
+    return f"{book_id}-{language}.{module.EXTENSION}"
+
+
+def list_outputs(source: Path) -> int:
+    """`build.py outputs`: the artifacts' file names, one per line, from the front matter alone."""
+    from .reader import artifact_stem
+
+    try:
+        book_id, language = artifact_stem(source)
+    except BuildError as exc:
+        report(exc.problems)
+        return 1
+    for target in RENDERERS:
+        print(output_name(target, book_id, language))
+    return 0
 
 
 def _fail(problems: list[Problem], strict: bool) -> int:

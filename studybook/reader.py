@@ -332,7 +332,8 @@ class _Reader:
         return frag, frag.text
 
     # -- book ---------------------------------------------------------------------------------
-    def read(self) -> Book:
+    def read_text(self) -> str:
+        """The source as text; an unreadable source stops here with one line."""
         try:
             data = inputs.read_bytes(self.source, inputs.SOURCE_LIMIT)
             text = data.decode("utf-8")
@@ -352,7 +353,10 @@ class _Reader:
                               "save it as UTF-8")
             self.problems.raise_if_any()
         # A byte-order mark is how some editors say "UTF-8"; it is not text.
-        text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+        return text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+    def read(self) -> Book:
+        text = self.read_text()
         for n, line in enumerate(text.split("\n"), start=1):
             if markup.RESERVED_CHARS.search(line):
                 self.problems.add(self.loc(n), "private-use character U+E000–U+E003 in the text",
@@ -627,3 +631,28 @@ def read_book(source: Path, content_root: Path | None = None, *,
     if warnings is not None:
         warnings.extend(reader.problems.warnings)
     return book
+
+
+def artifact_stem(source: Path) -> tuple[str, str]:
+    """(book id, language) from the front matter alone, for naming the artifacts (`make` asks).
+
+    Reads no more than the front matter of the source (and of the original it translates), so
+    the Makefile can learn the file names of an edition without a build; everything else is
+    validated by the build itself. Raises BuildError when the front matter does not say.
+    """
+    reader = _Reader(source, None)
+    lines = reader.read_text().split("\n")
+    end = next((j for j in range(1, len(lines)) if lines[j].strip() in ("---", "...")), len(lines))
+    if lines[0].strip() != "---":
+        end = -1
+    reader.split("\n".join(lines[: end + 1]))  # the front matter and nothing after it
+    reader.problems.raise_if_any()
+    fields = reader.front.fields
+    language = str(fields.get("language") or "en")
+    original = fields.get("translation_of")
+    if isinstance(original, str) and original:
+        book_id, _ = artifact_stem(source.parent / original)
+    else:
+        book_id = reader.str_field(reader.front, "book")
+    reader.problems.raise_if_any()
+    return book_id, language

@@ -57,8 +57,8 @@ INNER_W, INNER_H = CARD_W - 2 * PADDING, CARD_H - 2 * PADDING
 AVAILABLE = INNER_H - FOOT_H  # mm for the head and the body of a side
 
 
-def output_name(book: Book) -> str:
-    return f"{book.id}-flashcards-{book.language}.{EXTENSION}"
+def output_name(book_id: str, language: str) -> str:
+    return f"{book_id}-flashcards-{language}.{EXTENSION}"
 
 
 @dataclass(frozen=True)

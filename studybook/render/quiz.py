@@ -30,8 +30,8 @@ EXTENSION = "pdf"
 TEMPLATE = "quiz/quiz.html.j2"
 
 
-def output_name(book: Book) -> str:
-    return f"{book.id}-quiz-{book.language}.{EXTENSION}"
+def output_name(book_id: str, language: str) -> str:
+    return f"{book_id}-quiz-{language}.{EXTENSION}"
 
 
 def render(book: Book, options: Options) -> bytes:
