@@ -57,7 +57,7 @@ ifneq ($(shell cat $(STATE)/options 2>/dev/null),$(OPTIONS))
 $(shell mkdir -p $(STATE) && echo '$(OPTIONS)' > $(STATE)/options)
 endif
 
-$(STATE)/artifacts.mk: $(SOURCES) $(VENV)/.installed
+$(STATE)/artifacts.mk: $(SOURCES) $(VENV)/.installed | deps-build
 	@mkdir -p $(STATE)
 	@{ echo "NAMED_SOURCES := $(SOURCES)"; for s in $(SOURCES); do \
 	  names=$$($(PY) build.py outputs --source $$s) || exit 1; echo "NAMES_$$s :=" $$names; \
