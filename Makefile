@@ -33,8 +33,9 @@ BUILD_INPUTS := build.py $(VENV)/.installed $(STATE)/options $(wildcard /var/lib
                 $(shell find $(sort $(dir $(SOURCES))) templates studybook -type f ! -name '*.pyc' 2>/dev/null | sort)
 
 # The artifacts' names, learned once per change of a source's front matter; make re-reads this
-# file after making it. Not needed (and the venv not created) to clean up.
-ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+# file after making it. Not needed (and the venv not created) to clean up, nor by the sub-make
+# that installs Debian packages (which making this file needs: it would recurse).
+ifeq ($(filter clean distclean apt,$(MAKECMDGOALS)),)
 include $(STATE)/artifacts.mk
 endif
 ifneq ($(NAMED_SOURCES),$(SOURCES))
