@@ -1,6 +1,7 @@
 // Lays pages out in one headless Chromium (puppeteer-core, Debian's browser) and reports what a
-// reader of a small screen would meet: blocks wider than the viewport, and square roots whose
-// radical sign is not drawn. Optionally saves a full-page PNG of each page.
+// reader of a small screen would meet: blocks wider than the viewport, square roots whose
+// radical sign is not drawn, display formulas set smaller than their text, and the spacing
+// around signs, "/", "…", "∼" and "∞" in MathML. Optionally saves a full-page PNG of each page.
 //
 //   node probe.cjs jobs.json > results.json
 //
@@ -39,10 +40,7 @@ function measure() {
       // content still hides part of it on a paginated reader.
       const boxOver = Math.max(r.right - vw, -r.left);
       const over = Math.max(boxOver, el.scrollWidth - el.clientWidth > 1 ? el.scrollWidth - el.clientWidth : 0);
-      // A box the book marks as scrolling (a formula that cannot be broken, in Anki) may hold
-      // more than it shows, if the box itself fits and says so (scroll shadows).
-      const scrolls = !!el.closest(".math-scrolls") && boxOver <= 1 && getComputedStyle(el).overflowX === "auto";
-      if (over > 1) wide.push({kind, what: describe(el), width: Math.round(r.width), over: Math.round(over), scrolls});
+      if (over > 1) wide.push({kind, what: describe(el), width: Math.round(r.width), over: Math.round(over)});
     }
   }
   // MathML roots: the radical sign is a glyph Chromium draws only with a math font. Probe the
@@ -64,8 +62,36 @@ function measure() {
                 room: inner ? inner.left - r.left : 0, rise: inner ? inner.top - r.top : 0,
                 font: getComputedStyle(el).fontFamily});
   }
+  // Spacing around the operators whose TeX spacing the MathML sets explicitly (studybook.mathtex):
+  // the gap between the glyph of the operator and its neighbours' glyphs, in em of the formula.
+  const spacing = [];
+  const glyph = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return range.getBoundingClientRect();
+  };
+  for (const el of document.querySelectorAll("math mo")) {
+    const text = el.textContent.trim();
+    if (!["\u2212", "/", "\u2026", "\u223c", "\u221e"].includes(text)) continue;
+    const r = glyph(el);
+    if (r.width === 0) continue;
+    const em = parseFloat(getComputedStyle(el).fontSize);
+    const prev = el.previousElementSibling, next = el.nextElementSibling;
+    const math = el.closest("math");
+    spacing.push({text, form: el.getAttribute("form") || "", alttext: math ? math.getAttribute("alttext") : "",
+                  prev: prev ? prev.textContent.trim() : null, next: next ? next.textContent.trim() : null,
+                  before: prev ? (r.left - glyph(prev).right) / em : null,
+                  after: next ? (glyph(next).left - r.right) / em : null});
+  }
+  // Display formulas are set at the size of the text around them: none shrunk to fit.
+  const shrunk = [];
+  for (const el of document.querySelectorAll("math[display=block]")) {
+    const host = el.closest(".math-display") || el;  // the formula's block, in the text's flow
+    const size = parseFloat(getComputedStyle(el).fontSize) / parseFloat(getComputedStyle(host.parentElement).fontSize);
+    if (size < 0.99) shrunk.push({alttext: el.getAttribute("alttext"), size: Math.round(size * 100) / 100});
+  }
   const fontsLoaded = [...document.fonts].filter((f) => f.status === "loaded").map((f) => f.family);
-  return {vw, docWidth: document.documentElement.scrollWidth, count, wide, roots, fontsLoaded,
+  return {vw, docWidth: document.documentElement.scrollWidth, count, wide, roots, spacing, shrunk, fontsLoaded,
           height: document.documentElement.scrollHeight};
 }
 
