@@ -79,3 +79,21 @@ def test_sim_is_a_relation_not_an_ascii_tilde():
     assert _mo(r"x\sim\mathcal{D}", "\u223c") == [{}]  # the dictionary spaces ∼ as a relation
     assert "&#x0007E;" not in to_mathml(r"x\sim y", display=False)
     assert "&#x0007E;" in to_mathml(r"\tilde{x}", display=False)  # the accent keeps its tilde
+
+
+def test_operator_names_take_a_thin_space_next_to_ordinary_symbols():
+    # A MathML renderer sets an identifier without space: "βlogσ", "cosπ".
+    for tex, expected in [(r"\beta\log\sigma", '<mi>&#x003B2;</mi><mspace width="0.1667em"/><mi>log</mi>'
+                                                '<mspace width="0.1667em"/><mi>&#x003C3;</mi>'),
+                          (r"\cos\pi s", '<mi>cos</mi><mspace width="0.1667em"/><mi>&#x003C0;</mi>'),
+                          (r"\log_2 x", '</msub><mspace width="0.1667em"/><mi>x</mi>')]:
+        assert expected in to_mathml(tex, display=False), tex
+    # None before an opening parenthesis, after a relation or between a letter-by-letter \mathrm.
+    for tex in (r"\operatorname{softmax}(z)", r"a=\exp(x)", r"D_{\mathrm{KL}}"):
+        assert "mspace" not in to_mathml(tex, display=False), tex
+
+
+def test_long_arrows_are_relations_and_iff_has_tex_spaces():
+    assert _mo(r"a\Longrightarrow b", "\u27f9") == [{}]  # an operator: the dictionary spaces it
+    mathml = to_mathml(r"A\iff B", display=False)
+    assert '<mspace width="0.278em"/><mo>&#x027FA;</mo><mspace width="0.278em"/>' in mathml

@@ -69,23 +69,38 @@ def test_no_epub_display_formula_is_shrunk_to_fit(laid_out: dict[str, list[dict]
 
 
 @pytest.mark.parametrize("edition", EDITIONS)
+def test_epub_cases_are_set_as_in_tex(laid_out: dict[str, list[dict]], edition: str):
+    """Both columns of a `cases` flush left, a quad apart (Chromium ignores MathML 3's columnalign
+    and columnspacing: the book's CSS says it again)."""
+    cases = [c for r in laid_out[f"epub-{edition}"] for c in r["cases"]]
+    assert len(cases) >= 3
+    assert [(c["alttext"], [round(x, 2) for x in c["lefts"]]) for c in cases if max(c["lefts"]) > 0.05] == []
+    assert [(c["alttext"], round(c["gap"], 2)) for c in cases if c["gap"] < 0.9] == []
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
 def test_epub_mathml_is_spaced_as_tex_in_chromium(laid_out: dict[str, list[dict]], edition: str):
     """Chromium lays MathML out with the MathML operator dictionary; the spacing TeX gives (and the
     formula pictures show) must survive it: measured between the glyphs, in em."""
     spacing = [s for r in laid_out[f"epub-{edition}"] for s in r["spacing"]]
     signs = [s for s in spacing if s["text"] == "\u2212" and s["form"] == "prefix" and s["after"] is not None]
     assert len(signs) >= 10
-    # "= −∞", "(−1)", "−x": a sign sits against what it signs; before ∑ TeX puts a thin space (and
-    # a fraction brings 1 px of its own, TeX's null delimiter space).
+    # "= −∞", "(−1)", "−x": a sign sits against what it signs; before ∑ TeX puts a thin space.
     def sign_gap(s: dict) -> float:
         return 0.1667 if (s["next"] or "")[:1] in "\u2211\u220f\u222b" else 0.0
-    assert [(s["alttext"], round(s["after"], 2)) for s in signs if abs(s["after"] - sign_gap(s)) > 0.1] == []
+    assert [(s["alttext"], round(s["after"], 2)) for s in signs if abs(s["after"] - sign_gap(s)) > 0.06] == []
     # "1/√d": a slash takes no space; "1, …, n": the dots take no space of their own after a comma.
     slashes = [s for s in spacing if s["text"] == "/" and s["before"] is not None and s["after"] is not None]
     assert slashes and [(s["alttext"], round(s["before"], 2), round(s["after"], 2)) for s in slashes
-                        if max(abs(s["before"]), abs(s["after"])) > 0.06] == []
+                        if max(abs(s["before"]), abs(s["after"] - sign_gap(s))) > 0.06] == []
     dots = [s for s in spacing if s["text"] == "\u2026" and s["prev"] == ","]
     assert dots and [(s["alttext"], round(s["before"], 2)) for s in dots if not 0.1 < s["before"] < 0.25] == []
+    # "β log σ", "cos π s": an operator name and a letter a thin space apart (not "βlogσ").
+    names = [s for s in spacing if s["text"] in ("log", "exp", "cos", "sin")]
+    assert names and [(s["alttext"], round(s["after"], 2)) for s in names if not 0.1 < s["after"] < 0.25] == []
+    # "0 ⟺ P": a long arrow is a relation (latex2mathml wrote an identifier, set without space).
+    arrows = [s for s in spacing if s["text"] in ("\u27f9", "\u27fa") and s["after"] is not None]
+    assert arrows and [(s["alttext"], round(s["after"], 2)) for s in arrows if s["after"] < 0.25] == []
     # "x ∼ D": \sim is a relation, a thick space on each side (latex2mathml wrote an unspaced "~").
     tildes = [s for s in spacing if s["text"] == "\u223c" and s["before"] is not None and s["after"] is not None]
     assert tildes and [(s["alttext"], round(s["before"], 2), round(s["after"], 2)) for s in tildes

@@ -70,18 +70,51 @@ function measure() {
     range.selectNodeContents(el);
     return range.getBoundingClientRect();
   };
+  const token = (el) => ["mi", "mn", "mo", "mtext"].includes(el.tagName.toLowerCase()) ||
+    (["msub", "msup", "msubsup"].includes(el.tagName.toLowerCase()) && token(el.firstElementChild));
+  // Operator names ("log", "cos") are identifiers: the MathML must space them itself.
+  for (const el of document.querySelectorAll("math mi")) {
+    const text = el.textContent.trim();
+    if (!["log", "exp", "cos", "sin"].includes(text) || el.parentElement.tagName.toLowerCase().startsWith("msu")) continue;
+    const next = el.nextElementSibling && el.nextElementSibling.tagName.toLowerCase() === "mspace"
+      ? el.nextElementSibling.nextElementSibling : el.nextElementSibling;
+    if (!next || !["mi", "mn"].includes(next.tagName.toLowerCase()) || next.textContent.trim().length !== 1) continue;
+    const em = parseFloat(getComputedStyle(el).fontSize);
+    const math = el.closest("math");
+    spacing.push({text, form: "", alttext: math ? math.getAttribute("alttext") : "", prev: null,
+                  next: next.textContent.trim(), before: null, after: (glyph(next).left - glyph(el).right) / em});
+  }
   for (const el of document.querySelectorAll("math mo")) {
     const text = el.textContent.trim();
-    if (!["\u2212", "/", "\u2026", "\u223c", "\u221e"].includes(text)) continue;
+    if (!["\u2212", "/", "\u2026", "\u223c", "\u221e", "\u27f9", "\u27fa"].includes(text)) continue;
     const r = glyph(el);
     if (r.width === 0) continue;
     const em = parseFloat(getComputedStyle(el).fontSize);
-    const prev = el.previousElementSibling, next = el.nextElementSibling;
+    // Neighbours across explicit spaces (\\quad ⟹ \\quad): the gap then includes them.
+    let prev = el.previousElementSibling, next = el.nextElementSibling;
+    while (prev && prev.tagName.toLowerCase() === "mspace") prev = prev.previousElementSibling;
+    while (next && next.tagName.toLowerCase() === "mspace") next = next.nextElementSibling;
     const math = el.closest("math");
     spacing.push({text, form: el.getAttribute("form") || "", alttext: math ? math.getAttribute("alttext") : "",
                   prev: prev ? prev.textContent.trim() : null, next: next ? next.textContent.trim() : null,
-                  before: prev ? (r.left - glyph(prev).right) / em : null,
-                  after: next ? (glyph(next).left - r.right) / em : null});
+                  // Measured only against a token's glyph: a radical or a fraction draws more than its text.
+                  before: prev && token(prev) ? (r.left - glyph(prev).right) / em : null,
+                  after: next && token(next) ? (glyph(next).left - r.right) / em : null});
+  }
+  // `cases` (an mtable the MathML gives a quad between its columns): per table, the left edges of
+  // each column's contents (flush left: one value) and the gap between the columns, in em.
+  const cases = [];
+  for (const table of document.querySelectorAll("mtable[columnspacing]")) {
+    const em = parseFloat(getComputedStyle(table).fontSize);
+    const cols = [[], []];
+    for (const row of table.children) {
+      [...row.children].slice(0, 2).forEach((cell, i) => cols[i].push(glyph(cell)));
+    }
+    if (!cols[1].length || cols[0][0].width === 0) continue;
+    const math = table.closest("math");
+    cases.push({alttext: math ? math.getAttribute("alttext") : "",
+                lefts: cols.map((c) => Math.max(...c.map((r) => r.left)) - Math.min(...c.map((r) => r.left))).map((d) => d / em),
+                gap: (Math.min(...cols[1].map((r) => r.left)) - Math.max(...cols[0].map((r) => r.right))) / em});
   }
   // Display formulas are set at the size of the text around them: none shrunk to fit.
   const shrunk = [];
@@ -91,7 +124,7 @@ function measure() {
     if (size < 0.99) shrunk.push({alttext: el.getAttribute("alttext"), size: Math.round(size * 100) / 100});
   }
   const fontsLoaded = [...document.fonts].filter((f) => f.status === "loaded").map((f) => f.family);
-  return {vw, docWidth: document.documentElement.scrollWidth, count, wide, roots, spacing, shrunk, fontsLoaded,
+  return {vw, docWidth: document.documentElement.scrollWidth, count, wide, roots, spacing, shrunk, cases, fontsLoaded,
           height: document.documentElement.scrollHeight};
 }
 
