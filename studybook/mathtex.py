@@ -257,8 +257,8 @@ def tex_spacing(root: ET.Element) -> bool:
             el.tag = el.tag[:-2] + "mo"
             el.text = "\u223c"
             changed = True
-        elif _local(el.tag) == "mi" and (el.text or "").strip() in _ARROWS:
-            el.tag = el.tag[:-2] + "mo"
+        elif _local(el.tag) == "mi" and (el.text or "").strip() in _ARROWS | {";"}:
+            el.tag = el.tag[:-2] + "mo"  # an arrow is a relation, ";" punctuation (spaced below)
             changed = True
     for row in [el for el in root.iter() if _local(el.tag) in _ROWS]:
         changed = _name_spaces(row) or changed

@@ -97,3 +97,8 @@ def test_long_arrows_are_relations_and_iff_has_tex_spaces():
     assert _mo(r"a\Longrightarrow b", "\u27f9") == [{}]  # an operator: the dictionary spaces it
     mathml = to_mathml(r"A\iff B", display=False)
     assert '<mspace width="0.278em"/><mo>&#x027FA;</mo><mspace width="0.278em"/>' in mathml
+
+
+def test_a_semicolon_is_punctuation_with_a_thin_space_after():
+    # latex2mathml writes ";" as an identifier: "f(h;θ)" set without space.
+    assert _mo(r"f(\mathbf{h};\theta)", ";") == [{"rspace": "0.1667em"}]
