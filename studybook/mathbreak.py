@@ -6,15 +6,19 @@ therefore broken where a typesetter would break it for a narrow column, in this 
 preference, and only as far as needed:
 
 1. between independent formulas set side by side (`,\\qquad`), dropping the space;
-2. before an arrow that joins two statements (`\\Longrightarrow`, `\\iff`, …);
-3. before a relation (`=`, `\\approx`, `\\le`, …);
-4. before a binary `+` or `-`;
-5. before a binary `+` or `-` inside `\\big`-sized brackets (which, unlike `\\left…\\right`, may
-   open on one line and close on the next).
+2. between the parts of a list of conditions (`,\\quad`), dropping the space;
+3. before an arrow that joins two statements (`\\Longrightarrow`, `\\iff`, …);
+4. before a relation (`=`, `\\approx`, `\\le`, …);
+5. before a binary `+` or `-`;
+6. before the `\\cdots` of a long product, which then opens the next line;
+7. before a binary `+` or `-` or a relation (`\\parallel` too) inside `\\big`-sized brackets
+   (which, unlike `\\left…\\right`, may open on one line and close on the next);
+8. after a comma between arguments inside `\\big`-sized brackets.
 
-Apart from 5, breaks are only made at the formula's top level: never inside braces, parentheses,
-`\\left…\\right` or an environment. The TeX is split (so the same breaks serve MathML and MathJax); every line is
-measured with ziamath and the STIX Two Math font, the same font the EPUB embeds.
+Apart from 7 and 8, breaks are only made at the formula's top level: never inside braces,
+parentheses, `\\left…\\right` or an environment. The TeX is split (so the same breaks serve
+MathML and MathJax); every line is measured with ziamath and the STIX Two Math font, the same
+font the EPUB embeds.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ _RELATIONS = frozenset({
 })
 _ARROWS = frozenset({r"\Rightarrow", r"\Longrightarrow", r"\Longleftrightarrow", r"\iff", r"\implies",
                      r"\Leftrightarrow"})
+# Inside \\big-sized brackets a relation of the bracket's own content may start a line too.
+_BRACKET_RELATIONS = _RELATIONS | {"=", "<", ">", r"\parallel"}
+_LAST_LEVEL = 8
+_SIDE_BY_SIDE = 2  # levels 1 and 2 separate formulas: their lines are not continuations
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|.", re.S)
 _SHORT = 3.0  # em
 
@@ -94,15 +102,17 @@ def _cut_points(tex: str, level: int) -> list[tuple[int, int]]:
     for k, (pos, tok, depth, sized) in enumerate(toks):
         binary = tok in ("+", "-") and prev not in ("", "^", "_", "(", "[", "=", "{", ",") \
             and prev not in _RELATIONS and prev not in _SIZED and k > 0
-        if level == 5 and sized and binary:
+        if level == 7 and sized and (binary or tok in _BRACKET_RELATIONS):
             cuts.append((pos, pos))
+        elif level == 8 and sized and tok == ",":
+            cuts.append((pos + 1, pos + 1))
         if depth:
             prev = tok if not tok.isspace() else prev
             continue
-        if level == 1 and tok == r"\qquad":
+        if (level == 1 and tok == r"\qquad") or (level == 2 and tok == r"\quad" and prev == ","):
             end = pos + len(tok)
             cuts.append((pos, end))
-        elif ((level == 2 and tok in _ARROWS) or (level == 3 and (tok in ("=", "<", ">") or tok in _RELATIONS))) \
+        elif ((level == 3 and tok in _ARROWS) or (level == 4 and (tok in ("=", "<", ">") or tok in _RELATIONS))) \
                 and k > 0:
             start = pos
             # Keep what belongs to the relation with it: \mathrel{+}=, \;=, \quad\Longrightarrow.
@@ -114,14 +124,14 @@ def _cut_points(tex: str, level: int) -> list[tuple[int, int]]:
                 back = back[:m.start()].rstrip()
             if back.strip() and not back.rstrip().endswith(("=", "&")):
                 cuts.append((len(back), len(back)))
-        elif level == 4 and binary:
+        elif (level == 5 and binary) or (level == 6 and tok == r"\cdots" and k > 0):
             cuts.append((pos, pos))
         if not tok.isspace():
             prev = tok
     return cuts
 
 
-_EDGE_SPACE = re.compile(r"^(?:\s|\\[,;:!](?![A-Za-z])|\\q?quad(?![A-Za-z]))+|(?:\s|\\[,;:!]|\\q?quad)+$")
+_EDGE_SPACE = re.compile(r"^(?:\s|\\[,;:!]|\\q?quad(?![A-Za-z]))+|(?:\s|\\[,;:!]|\\q?quad)+$")
 
 
 def _trim(tex: str) -> str:
@@ -143,8 +153,34 @@ def width_em(tex: str) -> float:
     return width / 20
 
 
+def _greedy(pieces: list[tuple[str, str]], limit: float, backwards: bool = False) -> list[str]:
+    """Each line takes as many pieces (text, separator to the next) as fit, filled from the
+    first piece on or, `backwards`, from the last one back."""
+    order = range(len(pieces) - 1, -1, -1) if backwards else range(len(pieces))
+    texts: list[str] = []
+    current = ""
+    for i in order:
+        body = pieces[i][0]
+        if not current:
+            current = body  # raw: its leading space matters if a piece joins it from before
+            continue
+        if backwards:
+            sep = pieces[i][1]
+            candidate = f"{body}{sep} {current}" if sep else f"{body} {current}"
+        else:
+            sep = pieces[i - 1][1]
+            candidate = f"{current}{sep} {body}" if sep else f"{current} {body}"
+        if width_em(_trim(candidate)) <= limit:
+            current = candidate
+        else:
+            texts.append(_trim(current))
+            current = body
+    texts.append(_trim(current))
+    return texts[::-1] if backwards else texts
+
+
 def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
-    if level > 5 or width_em(tex) <= limit:
+    if level > _LAST_LEVEL or width_em(tex) <= limit:
         return [Line(tex, indent)]
     cuts = _cut_points(tex, level)
     if not cuts:
@@ -155,19 +191,16 @@ def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
         pieces.append((tex[start:end].strip(), tex[end:nxt]))
         start = nxt
     pieces.append((tex[start:].strip(), ""))
-    pieces = [(_trim(body), sep) for body, sep in pieces if _trim(body)]
-    # Greedy: each line takes as many pieces as fit.
-    texts: list[str] = []
-    current, sep = pieces[0][0], pieces[0][1]
-    for body, next_sep in pieces[1:]:
-        candidate = f"{current}{sep} {body}" if sep else f"{current} {body}"
-        if width_em(candidate) <= limit:
-            current = candidate
-        else:
-            texts.append(current)
-            current = body
-        sep = next_sep
-    texts.append(current)
+    # A piece keeps the space it starts with ("\\quad\\Longleftrightarrow"): pieces that stay on
+    # one line are set as written; only the edges of a line lose their space.
+    pieces = [(body, sep) for body, sep in pieces if _trim(body)]
+    texts = _greedy(pieces, limit)
+    if level > _SIDE_BY_SIDE and len(texts) > 1 and width_em(texts[-1]) < _SHORT:
+        # "≥ 0," alone on the last line: fill the lines from the end instead, so that the short
+        # line, if any, is the first ("D_KL(P‖Q)" before "= …"), where it reads as the subject.
+        backwards = _greedy(pieces, limit, backwards=True)
+        if len(backwards) == len(texts) and width_em(backwards[-1]) >= _SHORT:
+            texts = backwards
     # A line of a few letters ("L", "\\eta_t") before a break helps nobody: keep it with the next
     # line, which the next level may break elsewhere.
     # (unless only the break lets the next line fit).
@@ -175,12 +208,12 @@ def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
         return all(width_em(line.tex) <= limit for line in _fill(text, limit, level + 1, False))
 
     for i in range(len(texts) - 2, -1, -1):
-        if level > 1 and width_em(texts[i]) < _SHORT:
+        if level > _SIDE_BY_SIDE and width_em(texts[i]) < _SHORT:
             merged = f"{texts[i]} {texts[i + 1]}"
             if fit(merged) or not fit(texts[i + 1]):
                 texts[i:i + 2] = [merged]
     # Side-by-side formulas each start a line of their own; a broken formula goes on indented.
-    lines = [(text, indent if i == 0 else level > 1) for i, text in enumerate(texts)]
+    lines = [(text, indent if i == 0 else level > _SIDE_BY_SIDE) for i, text in enumerate(texts)]
     return [deeper for text, ind in lines for deeper in _fill(text, limit, level + 1, ind)]
 
 
@@ -200,8 +233,23 @@ def break_lines(tex: str, limit: float) -> list[Line]:
         return [Line(tex, False)]
 
 
-def widest(lines: list[Line]) -> float:
-    return max(width_em(line.tex) for line in lines)
+def inline_pieces(tex: str) -> list[str]:
+    """An inline formula cut where TeX may end a line inside one: after a relation at its top
+    level. Each piece but the last ends with its relation and an empty group after it, so that
+    the pieces set side by side keep the relation's space on both sides."""
+    pieces: list[str] = []
+    start = 0
+    toks = _tokens(tex)
+    for k, (pos, tok, depth, _) in enumerate(toks):
+        if depth or not (tok in ("=", "<", ">") or tok in _RELATIONS) or k == 0:
+            continue
+        rest = tex[pos + len(tok):]
+        if not rest.strip() or rest.lstrip().startswith(("=", r"\\", "&")):
+            continue
+        pieces.append(tex[start:pos + len(tok)] + "{}")
+        start = pos + len(tok)
+    pieces.append(tex[start:])
+    return [piece for piece in pieces if piece.strip()]
 
 
 def aligned(lines: list[Line]) -> str:

@@ -79,7 +79,10 @@ def check_structure(tex: str) -> None:
 
 
 # Standard operators latex2mathml lacks, rewritten to an equivalent it knows.
-_ALIASES = {r"\arg": r"\operatorname{arg}"}
+_ALIASES = {r"\arg": r"\operatorname{arg}",
+            # TeX's own definitions: the arrow between two thick spaces (latex2mathml drops them).
+            r"\iff": r"\;\Longleftrightarrow\;", r"\implies": r"\;\Longrightarrow\;",
+            r"\impliedby": r"\;\Longleftarrow\;"}
 # latex2mathml cannot size these delimiters; MathML stretches them anyway, so drop the size.
 _SIZED_DELIM = re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?(?=\\(?:langle|rangle|lVert|rVert|lvert|rvert|vert|Vert))")
 _ROW_GAP = re.compile(r"\\\\\s*\[[^\]\\]*\]")  # stops at a backslash: linear on "\\[\\[\\[…"
@@ -138,6 +141,99 @@ _BEFORE_SIGN = set("=<>\u2264\u2265\u2248\u2260\u2261\u221d\u2208\u2209\u223c\u2
                    "\u21d4\u27f8\u27f9\u27fa\u2223\u2225:([{\u27e8,;+-\u2212\u00b1\u2213\u00d7\u22c5\u00b7/"
                    "\u2211\u220f\u222b")
 _ROWS = {"math", "mrow", "mtd", "mstyle", "msqrt", "mpadded", "menclose", "mphantom"}
+# Symbols latex2mathml writes as operators that TeX sets as ordinary symbols, with no space around
+# them: the MathML operator dictionary (or its default for a symbol it lacks) spaces "−∞", "1/√d"
+# and "∀x" as if they were relations: "− ∞", "1 / √d".
+_ORDINARY = {"\u221e", "\u2205", "\u2200", "\u2203", "/", "\u22a4"}
+# Binary operators other than the signs; in TeX one becomes ordinary, without its spaces, where it
+# has no left operand ("(· ∣ x)", "⟨·, ·⟩") or no right one.
+_BINARY = {"\u00b7", "\u22c5", "\u00d7", "*", "\u2217", "\u2299", "\u2218", "\u2297", "\u2295"}
+_INNER = {"\u2026", "\u22ef"}  # \dots, \cdots: TeX's "inner" atoms
+_OPEN = set("([{\u27e8\u2308\u230a")
+_CLOSE = set(")]}\u27e9\u2309\u230b")
+_RELATION = set("=<>\u2264\u2265\u2248\u2260\u2261\u221d\u2208\u2209\u223c\u2243\u2190\u2192\u21d0"
+                "\u21d2\u21d4\u27f8\u27f9\u27fa\u2223\u2225\u226a\u226b\u21a6\u2254:")
+_THIN = "0.1667em"
+# Arrows latex2mathml writes as identifiers, set by every renderer without space: relations in TeX.
+_ARROWS = set("\u27f8\u27f9\u27fa\u27f5\u27f6\u27f7\u21d0\u21d2\u21d4\u2190\u2192\u2194\u21a6")
+_SCRIPTED = {"msub", "msup", "msubsup", "munder", "mover", "munderover"}
+
+
+def _is_name(el: ET.Element | None) -> bool:
+    """An operator name ("log", "softmax", a scripted "max_i"): a word latex2mathml writes as one
+    identifier (\\mathrm{KL} comes out letter by letter, with a mathvariant)."""
+    while el is not None and _local(el.tag) in _SCRIPTED and len(el):
+        el = el[0]
+    if el is None or _local(el.tag) != "mi" or "mathvariant" in el.attrib:
+        return False
+    text = (el.text or "").strip()
+    return len(text) > 1 and text.isalpha()
+
+
+def _name_spaces(row: ET.Element) -> bool:
+    """Thin spaces around operator names where TeX puts them: between a name and an ordinary symbol,
+    a closing fence or another name, and after punctuation ("a log b", "β log σ", "cos π s"); none
+    next to an opening fence, a relation or a binary operator, which bring their own space. MathML
+    renderers set an identifier without any space ("βlogσ")."""
+    kids = list(row)
+    changed = False
+    for i in range(len(kids) - 1, -1, -1):
+        if not _is_name(kids[i]):
+            continue
+        after = kids[i + 1] if i + 1 < len(kids) else None
+        before = kids[i - 1] if i else None
+        if after is not None and (_is_name(after) or _tex_class(_first(after)) == "ord"):
+            row.insert(i + 1, ET.Element(f"{{{MATHML_NS}}}mspace", {"width": _THIN}))
+            changed = True
+        if (before is not None and not _is_name(before)
+                and _tex_class(_last(before)) in ("ord", "close", "punct")):
+            row.insert(i, ET.Element(f"{{{MATHML_NS}}}mspace", {"width": _THIN}))
+            changed = True
+    return changed
+
+
+def _first(el: ET.Element) -> ET.Element | None:
+    """The atom of `el` that touches what stands before it (a space is nothing to space from)."""
+    if _local(el.tag) == "mspace":
+        return el
+    if _local(el.tag) in _ROWS | _SCRIPTED and len(el):
+        return _first(el[0])
+    return el
+
+
+def _last(el: ET.Element) -> ET.Element | None:
+    if _local(el.tag) == "mspace":
+        return el
+    if _local(el.tag) in _ROWS and len(el):
+        return _last(el[-1])
+    if _local(el.tag) in _SCRIPTED and len(el):
+        return _last(el[0])
+    return el
+
+
+def _tex_class(el: ET.Element | None) -> str:
+    """TeX's class of a neighbouring atom, as far as the spacing of a binary or inner atom next to
+    it depends on it: none (the edge of the row), open, close, punct, rel, bin or ord."""
+    if el is None:
+        return "none"
+    tag, text = _local(el.tag), (el.text or "").strip()
+    if tag == "mspace":
+        return "space"
+    if tag not in ("mo", "mi") or len(text) != 1:
+        return "ord"
+    if text in _OPEN:
+        return "open"
+    if text in _CLOSE:
+        return "close"
+    if tag == "mi":
+        return "ord"
+    if text in ",;":
+        return "punct"
+    if text in _RELATION:
+        return "rel"
+    if (text in _SIGNS and el.get("form") != "prefix") or text in _BINARY:
+        return "bin"
+    return "ord"
 
 
 def tex_spacing(root: ET.Element) -> bool:
@@ -146,10 +242,45 @@ def tex_spacing(root: ET.Element) -> bool:
 
     - a sign ("= −∞", "(−1)", "−x") is a prefix operator, set close to its operand;
     - ∂ and ∇ take no space after them (the dictionary gives them a gap, so "∂ x" and "∇ _θ");
-    - a comma is followed by a thin space, not a thick one;
-    - the two columns of `cases` are a quad apart (latex2mathml leaves the renderer's default).
+    - a comma or a semicolon is followed by a thin space, not a thick one or none;
+    - the two columns of `cases` are a quad apart (latex2mathml leaves the renderer's default);
+    - ∞, ∅, ∀, ∃, "/" and ⊤ are ordinary symbols: no space around them ("−∞", "1/√d");
+    - a binary operator without an operand on one side is ordinary ("(· ∣ x)");
+    - `\\dots` and `\\cdots` take a thin space only next to an ordinary symbol ("1, …, n");
+    - `\\sim` is the relation ∼ (latex2mathml writes an identifier "~", the ASCII tilde, unspaced),
+      and ⟹, ⟺, → and their kin are relations, not identifiers;
+    - operator names ("log", "softmax") take a thin space next to an ordinary symbol ("β log σ").
     """
     changed = False
+    for el in root.iter():
+        if _local(el.tag) == "mi" and (el.text or "").strip() == "~":
+            el.tag = el.tag[:-2] + "mo"
+            el.text = "\u223c"
+            changed = True
+        elif _local(el.tag) == "mi" and (el.text or "").strip() in _ARROWS | {";"}:
+            el.tag = el.tag[:-2] + "mo"  # an arrow is a relation, ";" punctuation (spaced below)
+            changed = True
+    for row in [el for el in root.iter() if _local(el.tag) in _ROWS]:
+        changed = _name_spaces(row) or changed
+    for row in root.iter():
+        if _local(row.tag) not in _ROWS:
+            continue
+        kids = list(row)
+        for i, el in enumerate(kids):
+            text = (el.text or "").strip()
+            if _local(el.tag) != "mo" or "lspace" in el.attrib or "rspace" in el.attrib:
+                continue
+            before = _tex_class(kids[i - 1] if i else None)
+            after = _tex_class(kids[i + 1] if i + 1 < len(kids) else None)
+            if text in _ORDINARY or (text in _BINARY and (before in ("none", "open", "punct", "rel", "bin")
+                                                          or after in ("none", "close", "punct", "rel"))):
+                el.set("lspace", "0em")
+                el.set("rspace", "0em")
+                changed = True
+            elif text in _INNER:
+                el.set("lspace", _THIN if before in ("ord", "close") else "0em")
+                el.set("rspace", _THIN if after in ("ord", "open") else "0em")
+                changed = True
     for row in root.iter():
         if _local(row.tag) not in _ROWS:
             continue
@@ -169,7 +300,7 @@ def tex_spacing(root: ET.Element) -> bool:
             el.set("lspace", "0em")
             el.set("rspace", "0em")
             changed = True
-        elif tag == "mo" and text == "," and "rspace" not in el.attrib:
+        elif tag == "mo" and text in (",", ";") and "rspace" not in el.attrib:
             el.set("rspace", "0.1667em")
             changed = True
         elif tag in _ROWS:

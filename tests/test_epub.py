@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import io
+import itertools
 import json
 import os
 import re
@@ -421,6 +422,42 @@ def test_every_formula_appears_as_mathml_with_alttext_and_picture_fallback(built
             for token in el.iter():
                 if token.tag.rsplit("}", 1)[-1] in {"mi", "mn", "mo", "mtext", "ms"}:
                     assert len(token) == 0, ET.tostring(el)
+
+
+def test_mathml_says_what_chromium_would_otherwise_set_unlike_tex(built: tuple[Book, Epub]):
+    """MathML Core renderers (Chromium) set some of latex2mathml's MathML unlike TeX and unlike the
+    formula's picture; the EPUB's MathML says it the TeX way (measured in tests/test_screen.py)."""
+    _, pub = built
+    m = f"{{{NS['m']}}}"
+    stretchy_big, beside, raised_primes, names, arrows = [], [], [], 0, 0
+    for root in pub.pages.values():
+        for math in root.iter(f"{m}math"):
+            alt = math.get("alttext")
+            for el in math.iter():
+                tag, text = el.tag.removeprefix(m), (el.text or "").strip()
+                # \big( as a stretchy operator is as wide as the font's widest variant: "Attention( QW".
+                if tag == "mo" and el.get("minsize") and el.get("minsize") == el.get("maxsize"):
+                    stretchy_big.append(alt)
+                # \max_i as a subscripted identifier: its limit beside it even in a display.
+                if tag == "msub" and el[0].tag == f"{m}mi" and (el[0].text or "").strip() in {"max", "min", "lim"}:
+                    beside.append(alt)
+                # f' with the prime as a superscript: a speck above the letter.
+                if tag == "msup" and (el[1].text or "").strip() == "\u2032":
+                    raised_primes.append(alt)
+                if tag == "mi" and text in {"log", "exp", "softmax"}:
+                    names += 1
+                if text in {"\u27f9", "\u27fa"}:
+                    assert tag == "mo", alt  # an arrow is a relation, spaced as one
+                    arrows += 1
+            # An operator name next to an ordinary symbol gets a thin space: "β log σ", not "βlogσ".
+            kids = [list(row) for row in math.iter() if row.tag.removeprefix(m) in ("mrow", "math", "mtd", "mstyle")]
+            for row in kids:
+                for a, b in itertools.pairwise(row):
+                    if a.tag == f"{m}mi" and (a.text or "").strip() == "log" and b.tag == f"{m}mi":
+                        pytest.fail(f"{alt}: 'log' touches {b.text!r}")
+    assert (stretchy_big, beside, raised_primes) == ([], [], [])
+    if pub.source != SOURCES["mini"]:  # the handbook has all of these
+        assert names > 20 and arrows >= 3
 
 
 def test_mathml_repair_flattens_rows_inside_tokens():

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from studybook.mathbreak import aligned, break_lines, width_em
+from studybook.mathbreak import aligned, break_lines, inline_pieces, width_em
 from studybook.mathtex import to_mathml
 
 PE = (r"PE_{(pos,\,2i)}=\sin\!\big(pos/10000^{2i/d_{\text{model}}}\big),\qquad "
@@ -69,3 +69,73 @@ def test_measurements_do_not_depend_on_what_the_process_drew_before():
     assert proc.returncode == 0, proc.stderr
     before, after = proc.stdout.split()
     assert before == after
+
+
+JACOBIAN = (r"\frac{\partial p_i}{\partial z_j}=p_i(\delta_{ij}-p_j)\quad\Longleftrightarrow\quad "
+            r"J=\operatorname{diag}(\mathbf{p})-\mathbf{p}\mathbf{p}^{\top}")
+
+
+def test_the_space_around_a_break_is_kept_when_the_pieces_stay_on_one_line():
+    # The quad before "⟺" belongs to the next piece; dropping it let the formula "fit" in one
+    # line 1 em narrower than written (and then it was set as written, too wide).
+    assert width_em(JACOBIAN) > 19
+    lines = break_lines(JACOBIAN, 19)
+    first, second = JACOBIAN.split(r"\quad", 1)
+    assert [line.tex for line in lines] == [first, second.strip()]
+    wide = r"a+b\quad\Longleftrightarrow\quad c+d"
+    assert [line.tex for line in break_lines(wide, width_em(wide))] == [wide]
+
+
+def test_a_long_product_breaks_before_its_dots():
+    tex = (r"\nabla_{\theta_\ell}\mathcal{L}=\Big(\tfrac{\partial\mathbf{h}_{\ell+1}}{\partial\theta_\ell}\Big)^{\top}"
+           r"\Big(\tfrac{\partial\mathbf{h}_{\ell+2}}{\partial\mathbf{h}_{\ell+1}}\Big)^{\top}\cdots"
+           r"\Big(\tfrac{\partial\mathbf{h}_{L}}{\partial\mathbf{h}_{L-1}}\Big)^{\top}\nabla_{\mathbf{h}_L}\mathcal{L}")
+    lines = break_lines(tex, 14)
+    assert len(lines) == 2 and lines[1].indent and lines[1].tex.startswith(r"\cdots")
+    assert all(width_em(line.tex) <= 14 for line in lines)
+
+
+def test_inside_big_brackets_a_relation_and_then_a_comma_may_end_a_line():
+    kl = (r"{}-\;\beta\,\mathbb{E}_{x\sim\mathcal{D}}\Big[D_{\mathrm{KL}}\big(\pi_\theta(\cdot\mid x)\parallel"
+          r"\pi_{\mathrm{ref}}(\cdot\mid x)\big)\Big]")
+    lines = break_lines(kl, 14)
+    assert len(lines) == 2 and lines[1].tex.startswith(r"\parallel")
+    head = r"\text{head}_i=\operatorname{Attention}\big(QW_i^{Q},\,KW_i^{K},\,VW_i^{V}\big)"
+    lines = break_lines(head, 14)
+    assert len(lines) == 2 and lines[0].tex.endswith(",") and not lines[1].tex.startswith("\\,")
+    for line in lines:
+        to_mathml(line.tex, display=True)
+
+
+def test_conditions_after_a_formula_break_at_their_commas_and_a_last_line_is_not_a_stub():
+    lora = (r"\mathbf{h}=W_0\mathbf{x}+\frac{\alpha}{r}\,BA\,\mathbf{x},\qquad "
+            r"B\in\mathbb{R}^{d\times r},\quad A\in\mathbb{R}^{r\times k},\quad r\ll\min(d,k)")
+    assert [line.tex for line in break_lines(lora, 14)][1:] == [
+        r"B\in\mathbb{R}^{d\times r},\quad A\in\mathbb{R}^{r\times k},", r"r\ll\min(d,k)"]
+    kl = r"D_{\mathrm{KL}}(P\parallel Q)=\sum_{x}P(x)\log\frac{P(x)}{Q(x)}\;\ge 0"
+    lines = break_lines(kl, 14)
+    assert [line.tex for line in lines] == [r"D_{\mathrm{KL}}(P\parallel Q)",
+                                            r"=\sum_{x}P(x)\log\frac{P(x)}{Q(x)} \;\ge 0"]
+
+
+def test_every_display_formula_of_the_handbook_fits_a_phone():
+    """The EPUB's measure (19 em) and the Anki card's (14 em; a line of unsized parentheses that
+    cannot be broken may exceed it by less than half an em: the card holds 16.8 em)."""
+    from studybook.reader import read_book
+
+    for source in ("handbook.md", "handbook.zh-CN.md"):
+        book = read_book(ROOT / "content" / source)
+        for tex in {m.tex for frag in book.fragments() for m in frag.maths if m.display}:
+            for limit, slack in ((19.0, 0.0), (14.0, 0.5)):
+                widest = max(width_em(line.tex) for line in break_lines(tex, limit))
+                assert widest <= limit + slack, (source, limit, tex)
+
+
+def test_an_inline_formula_may_break_after_its_relations_and_nowhere_else():
+    tex = r"6\times(7\times10^{10})\times(1.4\times10^{12})\approx5.9\times10^{23}"
+    assert inline_pieces(tex) == [r"6\times(7\times10^{10})\times(1.4\times10^{12})\approx{}", r"5.9\times10^{23}"]
+    assert inline_pieces(r"p(y\mid x)=\frac{a=b}{c}") == [r"p(y\mid x)={}", r"\frac{a=b}{c}"]  # not inside braces
+    assert inline_pieces(r"a\mathrel{+}=b") == [r"a\mathrel{+}={}", "b"]
+    assert inline_pieces(r"x=") == [r"x="]
+    for piece in inline_pieces(tex):
+        to_mathml(piece, display=False)

@@ -46,3 +46,59 @@ def test_broken_formulas_say_what_is_wrong(tex: str, message: str):
     with pytest.raises(MathError, match=None) as info:
         to_mathml(tex, display=False)
     assert message in str(info.value)
+
+
+def _mo(tex: str, symbol: str) -> list[dict[str, str]]:
+    """The attributes of every <mo> drawing `symbol` in the MathML of `tex`."""
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(to_mathml(tex, display=False))
+    return [dict(el.attrib) for el in root.iter("{http://www.w3.org/1998/Math/MathML}mo") if (el.text or "") == symbol]
+
+
+@pytest.mark.parametrize(("tex", "symbol"), [
+    (r"M_{ij}=-\infty", "\u221e"), (r"1/\sqrt{d_k}", "/"), (r"\emptyset", "\u2205"), (r"\forall x", "\u2200"),
+])
+def test_ordinary_symbols_take_no_space(tex: str, symbol: str):
+    # The MathML operator dictionary spaces these like relations ("− ∞", "1 / √d"); TeX does not.
+    assert _mo(tex, symbol) == [{"lspace": "0em", "rspace": "0em"}]
+
+
+def test_a_binary_operator_without_an_operand_is_ordinary():
+    assert _mo(r"\pi(\cdot\mid x)", "\u00b7") == [{"lspace": "0em", "rspace": "0em"}]
+    assert _mo(r"\langle\cdot,\cdot\rangle", "\u00b7") == [{"lspace": "0em", "rspace": "0em"}] * 2
+    assert _mo(r"a\cdot b", "\u00b7") == [{}]  # between operands it stays binary
+
+
+def test_dots_are_spaced_as_tex_inner_atoms():
+    assert _mo(r"x_1,\dots,x_n", "\u2026") == [{"lspace": "0em", "rspace": "0em"}]  # the commas space them
+    assert _mo(r"a\dots b", "\u2026") == [{"lspace": "0.1667em", "rspace": "0.1667em"}]
+    assert _mo(r"\lambda_1\ge\dots", "\u2026") == [{"lspace": "0em", "rspace": "0em"}]
+
+
+def test_sim_is_a_relation_not_an_ascii_tilde():
+    assert _mo(r"x\sim\mathcal{D}", "\u223c") == [{}]  # the dictionary spaces ∼ as a relation
+    assert "&#x0007E;" not in to_mathml(r"x\sim y", display=False)
+    assert "&#x0007E;" in to_mathml(r"\tilde{x}", display=False)  # the accent keeps its tilde
+
+
+def test_operator_names_take_a_thin_space_next_to_ordinary_symbols():
+    # A MathML renderer sets an identifier without space: "βlogσ", "cosπ".
+    for tex, expected in [(r"\beta\log\sigma", '<mi>&#x003B2;</mi><mspace width="0.1667em"/><mi>log</mi>'
+                                                '<mspace width="0.1667em"/><mi>&#x003C3;</mi>'),
+                          (r"\cos\pi s", '<mi>cos</mi><mspace width="0.1667em"/><mi>&#x003C0;</mi>'),
+                          (r"\log_2 x", '</msub><mspace width="0.1667em"/><mi>x</mi>')]:
+        assert expected in to_mathml(tex, display=False), tex
+    # None before an opening parenthesis, after a relation or between a letter-by-letter \mathrm.
+    for tex in (r"\operatorname{softmax}(z)", r"a=\exp(x)", r"D_{\mathrm{KL}}"):
+        assert "mspace" not in to_mathml(tex, display=False), tex
+
+
+def test_long_arrows_are_relations_and_iff_has_tex_spaces():
+    assert _mo(r"a\Longrightarrow b", "\u27f9") == [{}]  # an operator: the dictionary spaces it
+    mathml = to_mathml(r"A\iff B", display=False)
+    assert '<mspace width="0.278em"/><mo>&#x027FA;</mo><mspace width="0.278em"/>' in mathml
+
+
+def test_a_semicolon_is_punctuation_with_a_thin_space_after():
+    # latex2mathml writes ";" as an identifier: "f(h;θ)" set without space.
+    assert _mo(r"f(\mathbf{h};\theta)", ";") == [{"rspace": "0.1667em"}]

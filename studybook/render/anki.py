@@ -36,10 +36,9 @@ STATIC_PREFIX = "_"
 # The width of a phone's card (390 CSS px less the card's padding) in em of the math font as
 # ziamath measures it; MathJax sets display formulas ~1.3 times the 18 px text (card.css.j2 sets
 # them at 90 %): display formulas wider than this are broken into lines (studybook.mathbreak).
+# The card holds about 16.8 em of MathJax's math at 390 px: the margin keeps a continuation line's
+# indent and a 360 px phone inside the card.
 PHONE_MEASURE = 14.0
-# A line that cannot be broken and is at most this much wider is set smaller (80 %); a wider one
-# scrolls in its box, with shadows that show there is more.
-TIGHT_MEASURE = 15.0
 FIELDS = ["ID", "Number", "Question", "KeyPoints", "Answer", "References", "Related", "Topic",
           "Difficulty"]
 
@@ -136,7 +135,7 @@ def render(book: Book, options: Options) -> bytes:
     labels = labels_mod.load(options.templates, book.language)
     env = environment(options.templates)
     env.globals.update(labels=labels, STATIC=STATIC_PREFIX,
-                       display_math=_display_math)
+                       display_math=_display_math, inline_math=_inline_math)
     fields: Any = env.get_template("anki/fields.html.j2").module  # its macros, called like functions
     model = _note_type(options, labels)
     decks = []
@@ -172,13 +171,21 @@ def render(book: Book, options: Options) -> bytes:
     return _package(decks, book, options.build_time)
 
 
-def _display_math(tex: str) -> tuple[str, str]:
-    """A display formula's TeX for MathJax, broken for a phone, and the class of its box:
-    "" when it fits, "math-tight" when set smaller it fits, "math-scrolls" when it cannot."""
-    lines = mathbreak.break_lines(tex, PHONE_MEASURE)
-    width = mathbreak.widest(lines)
-    kind = "" if width <= PHONE_MEASURE else "math-tight" if width <= TIGHT_MEASURE else "math-scrolls"
-    return mathbreak.aligned(lines), kind
+def _display_math(tex: str) -> str:
+    """A display formula's TeX for MathJax, broken for a phone (all at one size: none is shrunk
+    or left to scroll; tests/test_screen.py lays every card out at 390 px)."""
+    return mathbreak.aligned(mathbreak.break_lines(tex, PHONE_MEASURE))
+
+
+# An inline formula at least this wide (em, as PHONE_MEASURE) may break after its relations: the
+# card's line holds about 15 em of MathJax's inline math, and MathJax does not break lines.
+INLINE_BREAKABLE = 10.0
+
+
+def _inline_math(tex: str) -> list[str]:
+    """An inline formula for MathJax as pieces: a wide one cut after its relations, where the card
+    offers a line break between them (TeX breaks inline formulas there too)."""
+    return mathbreak.inline_pieces(tex) if mathbreak.width_em(tex) > INLINE_BREAKABLE else [tex]
 
 
 def _narrow(html: str) -> str:

@@ -27,7 +27,6 @@ class Formula:
     element: str  # the <math> element, ready to paste into XHTML
     image: str  # package path of the fallback picture, relative to the content documents
     svg: bytes
-    width: float  # typeset width in em of the widest line, for formulas that cannot be broken
     lines: int = 1
 
 
@@ -63,8 +62,62 @@ def _broken(m: Math, lines: list[mathbreak.Line]) -> ET.Element:
     return root
 
 
+def _fixed_size(root: ET.Element) -> ET.Element:
+    """`\\big(` and its kin as glyphs of one size, not stretched ones.
+
+    latex2mathml writes them as stretchy operators with minsize = maxsize. MathML Core gives a
+    stretchy operator the inline size of the widest of the font's size variants (so that its width
+    does not depend on how far it stretches); with STIX Two Math a `\\big(` then carries a third of
+    an em of empty space after its glyph ("Attention( QW"). A `\\big` delimiter has one size in
+    TeX anyway: the normal glyph, scaled to it, keeps its own width.
+    """
+    for el in root.iter(f"{{{MATHML_NS}}}mo"):
+        size = el.get("minsize")
+        if size and size == el.get("maxsize"):
+            del el.attrib["minsize"], el.attrib["maxsize"]
+            el.set("stretchy", "false")
+            el.set("mathsize", size)
+    return root
+
+
+# Operator names whose subscript TeX sets under them in a display (\\max_{\\pi}, \\lim_{n}).
+_LIMITS = frozenset({"max", "min", "lim", "sup", "inf", "argmax", "argmin", "det", "Pr", "gcd"})
+
+
+def _movable_limits(root: ET.Element) -> ET.Element:
+    """`\\max_i` as an operator whose limit goes under it in a display formula and beside it in
+    text, as in TeX. latex2mathml writes a subscripted identifier, which a MathML renderer always
+    sets beside ("max_πθ" in a display); the formula pictures get this right on their own."""
+    for el in root.iter():
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag not in ("msub", "msubsup") or not len(el):
+            continue
+        base = el[0]
+        if base.tag != f"{{{MATHML_NS}}}mi" or (base.text or "").strip() not in _LIMITS:
+            continue
+        el.tag = f"{{{MATHML_NS}}}{'munder' if tag == 'msub' else 'munderover'}"
+        base.tag = f"{{{MATHML_NS}}}mo"
+        base.attrib.update({"movablelimits": "true", "lspace": "0em", "rspace": "0em"})
+    return root
+
+
+_PRIMES = frozenset("\u2032\u2033\u2034")
+
+
+def _primes(root: ET.Element) -> ET.Element:
+    """`f'` as f followed by the prime, not with the prime as a superscript: the font's prime is
+    already drawn high, and set as a script a MathML renderer shrinks and raises it again (a
+    speck above the letter, "f ˊ"). The formula pictures get this right on their own."""
+    for el in root.iter(f"{{{MATHML_NS}}}msup"):
+        if len(el) == 2 and (el[1].text or "").strip() in _PRIMES and not len(el[1]):
+            el.tag = f"{{{MATHML_NS}}}mrow"
+    return root
+
+
 def _element(m: Math, pic: mathsvg.MathPicture, image: str, lines: list[mathbreak.Line] | None = None) -> str:
     root = _broken(m, lines) if lines and len(lines) > 1 else ET.fromstring(m.mathml)
+    # What Chromium's MathML sets otherwise than TeX, fixed in the EPUB's MathML only.
+    root = _primes(_movable_limits(_fixed_size(root)))
     if root.tag != f"{{{MATHML_NS}}}math":
         raise ValueError("the MathML root is not a namespaced <math> element")
     element = serialize(root, {"alttext": pic.alt, "altimg": image,
@@ -90,9 +143,7 @@ class MathTable:
                     pic = pictures[m]
                     image = f"{image_dir}/m-{key}.svg"
                     lines = mathbreak.break_lines(m.tex, PHONE_MEASURE) if m.display else None
-                    width = max(mathbreak.width_em(line.tex) for line in lines) if lines and len(lines) > 1 \
-                        else pic.width_em / mathsvg.SCALE
-                    self._by_key[key] = Formula(_element(m, pic, image, lines), image, pic.svg, width,
+                    self._by_key[key] = Formula(_element(m, pic, image, lines), image, pic.svg,
                                                 len(lines) if lines else 1)
 
     def __getitem__(self, m: Math) -> Formula:

@@ -1,6 +1,7 @@
 // Lays pages out in one headless Chromium (puppeteer-core, Debian's browser) and reports what a
-// reader of a small screen would meet: blocks wider than the viewport, and square roots whose
-// radical sign is not drawn. Optionally saves a full-page PNG of each page.
+// reader of a small screen would meet: blocks wider than the viewport, square roots whose
+// radical sign is not drawn, display formulas set smaller than their text, and the spacing
+// around signs, "/", "…", "∼" and "∞" in MathML. Optionally saves a full-page PNG of each page.
 //
 //   node probe.cjs jobs.json > results.json
 //
@@ -39,10 +40,7 @@ function measure() {
       // content still hides part of it on a paginated reader.
       const boxOver = Math.max(r.right - vw, -r.left);
       const over = Math.max(boxOver, el.scrollWidth - el.clientWidth > 1 ? el.scrollWidth - el.clientWidth : 0);
-      // A box the book marks as scrolling (a formula that cannot be broken, in Anki) may hold
-      // more than it shows, if the box itself fits and says so (scroll shadows).
-      const scrolls = !!el.closest(".math-scrolls") && boxOver <= 1 && getComputedStyle(el).overflowX === "auto";
-      if (over > 1) wide.push({kind, what: describe(el), width: Math.round(r.width), over: Math.round(over), scrolls});
+      if (over > 1) wide.push({kind, what: describe(el), width: Math.round(r.width), over: Math.round(over)});
     }
   }
   // MathML roots: the radical sign is a glyph Chromium draws only with a math font. Probe the
@@ -64,8 +62,69 @@ function measure() {
                 room: inner ? inner.left - r.left : 0, rise: inner ? inner.top - r.top : 0,
                 font: getComputedStyle(el).fontFamily});
   }
+  // Spacing around the operators whose TeX spacing the MathML sets explicitly (studybook.mathtex):
+  // the gap between the glyph of the operator and its neighbours' glyphs, in em of the formula.
+  const spacing = [];
+  const glyph = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return range.getBoundingClientRect();
+  };
+  const token = (el) => ["mi", "mn", "mo", "mtext"].includes(el.tagName.toLowerCase()) ||
+    (["msub", "msup", "msubsup"].includes(el.tagName.toLowerCase()) && token(el.firstElementChild));
+  // Operator names ("log", "cos") are identifiers: the MathML must space them itself.
+  for (const el of document.querySelectorAll("math mi")) {
+    const text = el.textContent.trim();
+    if (!["log", "exp", "cos", "sin"].includes(text) || el.parentElement.tagName.toLowerCase().startsWith("msu")) continue;
+    const next = el.nextElementSibling && el.nextElementSibling.tagName.toLowerCase() === "mspace"
+      ? el.nextElementSibling.nextElementSibling : el.nextElementSibling;
+    if (!next || !["mi", "mn"].includes(next.tagName.toLowerCase()) || next.textContent.trim().length !== 1) continue;
+    const em = parseFloat(getComputedStyle(el).fontSize);
+    const math = el.closest("math");
+    spacing.push({text, form: "", alttext: math ? math.getAttribute("alttext") : "", prev: null,
+                  next: next.textContent.trim(), before: null, after: (glyph(next).left - glyph(el).right) / em});
+  }
+  for (const el of document.querySelectorAll("math mo")) {
+    const text = el.textContent.trim();
+    if (!["\u2212", "/", "\u2026", "\u223c", "\u221e", "\u27f9", "\u27fa"].includes(text)) continue;
+    const r = glyph(el);
+    if (r.width === 0) continue;
+    const em = parseFloat(getComputedStyle(el).fontSize);
+    // Neighbours across explicit spaces (\\quad ⟹ \\quad): the gap then includes them.
+    let prev = el.previousElementSibling, next = el.nextElementSibling;
+    while (prev && prev.tagName.toLowerCase() === "mspace") prev = prev.previousElementSibling;
+    while (next && next.tagName.toLowerCase() === "mspace") next = next.nextElementSibling;
+    const math = el.closest("math");
+    spacing.push({text, form: el.getAttribute("form") || "", alttext: math ? math.getAttribute("alttext") : "",
+                  prev: prev ? prev.textContent.trim() : null, next: next ? next.textContent.trim() : null,
+                  // Measured only against a token's glyph: a radical or a fraction draws more than its text.
+                  before: prev && token(prev) ? (r.left - glyph(prev).right) / em : null,
+                  after: next && token(next) ? (glyph(next).left - r.right) / em : null});
+  }
+  // `cases` (an mtable the MathML gives a quad between its columns): per table, the left edges of
+  // each column's contents (flush left: one value) and the gap between the columns, in em.
+  const cases = [];
+  for (const table of document.querySelectorAll("mtable[columnspacing]")) {
+    const em = parseFloat(getComputedStyle(table).fontSize);
+    const cols = [[], []];
+    for (const row of table.children) {
+      [...row.children].slice(0, 2).forEach((cell, i) => cols[i].push(glyph(cell)));
+    }
+    if (!cols[1].length || cols[0][0].width === 0) continue;
+    const math = table.closest("math");
+    cases.push({alttext: math ? math.getAttribute("alttext") : "",
+                lefts: cols.map((c) => Math.max(...c.map((r) => r.left)) - Math.min(...c.map((r) => r.left))).map((d) => d / em),
+                gap: (Math.min(...cols[1].map((r) => r.left)) - Math.max(...cols[0].map((r) => r.right))) / em});
+  }
+  // Display formulas are set at the size of the text around them: none shrunk to fit.
+  const shrunk = [];
+  for (const el of document.querySelectorAll("math[display=block]")) {
+    const host = el.closest(".math-display") || el;  // the formula's block, in the text's flow
+    const size = parseFloat(getComputedStyle(el).fontSize) / parseFloat(getComputedStyle(host.parentElement).fontSize);
+    if (size < 0.99) shrunk.push({alttext: el.getAttribute("alttext"), size: Math.round(size * 100) / 100});
+  }
   const fontsLoaded = [...document.fonts].filter((f) => f.status === "loaded").map((f) => f.family);
-  return {vw, docWidth: document.documentElement.scrollWidth, count, wide, roots, fontsLoaded,
+  return {vw, docWidth: document.documentElement.scrollWidth, count, wide, roots, spacing, shrunk, cases, fontsLoaded,
           height: document.documentElement.scrollHeight};
 }
 
