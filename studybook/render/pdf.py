@@ -1,9 +1,9 @@
 """Typeset, printable PDF handbook with WeasyPrint.
 
 The book becomes one HTML document (templates/pdf/book.html.j2 + book.css.j2) that WeasyPrint
-lays out: page numbers in the table of contents, the index and cross-references come from the
-layout engine (`target-counter`), bookmarks from `bookmark-level`, running heads from
-`string-set`. Formulas are the shared SVG pictures of studybook.mathsvg; images and formulas are served from
+lays out once: page numbers in the table of contents, the index and cross-references are filled
+into that layout by the pipeline (see `render` and studybook/render/page_numbers.py), bookmarks
+come from `bookmark-level`, running heads from `string-set`. Formulas are the shared SVG pictures of studybook.mathsvg; images and formulas are served from
 memory by a URL fetcher that refuses everything else, so the build never touches the network or
 the disk.
 
@@ -67,35 +67,54 @@ class HtmlBook:
     resources: dict[str, tuple[bytes, str]] = field(default_factory=dict)
 
 
-# Page references are literal numbers the pipeline fills in: a first layout with placeholders
-# finds each anchor's page, the next layout prints them, and one more checks that nothing moved.
-# (WeasyPrint's own target-counter() repaginates until it settles or gives up, and then can
-# print a stale number.)
-_PLACEHOLDER_PAGE = "000"
-_MAX_LAYOUTS = 4
+# Page references are filled in by the pipeline (studybook/render/page_numbers.py): the book is
+# laid out once with placeholders of as many digits as it has pages, each anchor's page is read
+# from that layout, and the numbers are written into the laid-out boxes. The index is the one
+# part laid out again, on its own: it prints each page once, so its length depends on the numbers
+# (it is the last part of the book, so nothing else moves). (WeasyPrint's own target-counter()
+# repaginates until it settles or gives up, and then can print a stale number.)
+_MIN_DIGITS = 3
 
 
 def render(book: Book, options: Options) -> bytes:
-    pages: dict[str, int] | None = None
+    from weasyprint.text.fonts import FontConfiguration
+
+    from . import page_numbers
+
+    fonts = FontConfiguration()  # one for the book and its index, so they share their fonts
+    digits = _MIN_DIGITS
     with _collector_paused():
-        for _ in range(_MAX_LAYOUTS):
-            doc = build_html(book, options, pages)
-            document = layout(doc, book, options)
-            # The first page wins: a box split over pages (a preface of two pages) keeps its anchor
-            # on every part.
-            found: dict[str, int] = {}
-            for i, page in enumerate(document.pages):
-                for anchor in page.anchors:
-                    found.setdefault(anchor, i + 1)
-            if pages is not None and all(found.get(a) == n for a, n in pages.items()):
-                return write_pdf(document, book, options)
-            pages = found
-            # The discarded layout is one large cycle-rich heap: free it before the next one.
-            del document, doc
+        while True:
+            mark = page_numbers.placeholder(digits)
+            document = layout(build_html(book, options, mark=mark), book, options, fonts)
+            if len(str(len(document.pages))) <= digits:
+                break
+            # More pages than the placeholder has digits (a book of over 999 pages): the wider
+            # placeholder may move pages, so the book is laid out again with it.
+            digits = len(str(len(document.pages)))
+            del document
             gc.collect()
-    raise BuildError([Problem(Location(book.path, 1),
-                              f"PDF layout: page numbers did not settle after {_MAX_LAYOUTS} layouts",
-                              "report it as a studybook bug, with the source")])
+        anchors = page_numbers.anchor_pages(document.pages)
+        pages = document.pages
+        if "index" in anchors:
+            first = anchors["index"]
+            index = layout(build_html(book, options, anchors, index_first_page=first), book, options, fonts)
+            if page_numbers.anchor_pages(index.pages) != {a: n - first + 1 for a, n in anchors.items() if n >= first}:
+                raise _unsettled(book, "the index holds anchors other than its own")
+            pages = pages[:first - 1] + index.pages
+        try:
+            pages, _ = page_numbers.fill(pages, anchors, mark)
+        except page_numbers.PageNumberError as exc:
+            raise _unsettled(book, str(exc)) from None
+        # Nothing moved: every anchor is still on the page its number says.
+        if page_numbers.anchor_pages(pages) != anchors:
+            raise _unsettled(book, "an anchor moved while the page numbers were filled in")
+        return write_pdf(document.copy(pages), book, options)
+
+
+def _unsettled(book: Book, why: str) -> BuildError:
+    return BuildError([Problem(Location(book.path, 1), f"PDF layout: page numbers: {why}",
+                               "report it as a studybook bug, with the source")])
 
 
 @contextlib.contextmanager
@@ -120,8 +139,10 @@ def _collector_paused() -> Iterator[None]:
 # HTML
 
 
-def build_html(book: Book, options: Options, pages: dict[str, int] | None = None) -> HtmlBook:
-    """The book as one HTML document; `pages` gives each anchor's page (None: placeholders)."""
+def build_html(book: Book, options: Options, pages: dict[str, int] | None = None, *, mark: str = "000",
+               index_first_page: int = 0) -> HtmlBook:
+    """The book as one HTML document; `pages` gives each anchor's page (None: the placeholder
+    `mark`). With `index_first_page`, only the index, its pages numbered from that one."""
     if options.paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {options.paper!r}")
     pictures = mathsvg.draw_all(book)
@@ -140,7 +161,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
         print_links=_print_links,
         keep_short_tables=_keep_short_tables,
-        page=lambda anchor: str(pages[anchor]) if pages is not None else _PLACEHOLDER_PAGE,
+        page=lambda anchor: str(pages[anchor]) if pages is not None else mark,
         deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
     env.globals["math"] = math
@@ -157,6 +178,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "cover": cover,
         "cover_motif": [["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in row] for row in motif(book, cover)],
         "cover_edition": edition_line(book),
+        "index_first_page": index_first_page,
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
@@ -246,7 +268,7 @@ def _options(book: Book) -> dict:
             "pdf_identifier": hashlib.sha256(f"{book.id}\x1f{book.language}".encode()).hexdigest()[:32].encode()}
 
 
-def layout(doc: HtmlBook, book: Book, options: Options):
+def layout(doc: HtmlBook, book: Book, options: Options, fonts=None):
     """Lay the document out with WeasyPrint; its complaints become build problems."""
     import weasyprint
 
@@ -265,7 +287,7 @@ def layout(doc: HtmlBook, book: Book, options: Options):
     try:
         html_doc = weasyprint.HTML(string=doc.html, base_url="studybook://book/",
                                    url_fetcher=fetcher(doc.resources))
-        document = html_doc.render(**_options(book))
+        document = html_doc.render(font_config=fonts, **_options(book))
     except weasyprint.urls.FatalURLFetchingError as exc:
         raise BuildError([Problem(Location(book.path, 1), f"PDF: {exc}")]) from None
     finally:
