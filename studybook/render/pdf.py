@@ -3,9 +3,9 @@
 The book becomes one HTML document (templates/pdf/book.html.j2 + book.css.j2) that WeasyPrint
 lays out once: page numbers in the table of contents, the index and cross-references are filled
 into that layout by the pipeline (see `render` and studybook/render/page_numbers.py), bookmarks
-come from `bookmark-level`, running heads from `string-set`. Formulas are the shared SVG pictures of studybook.mathsvg; images and formulas are served from
-memory by a URL fetcher that refuses everything else, so the build never touches the network or
-the disk.
+come from `bookmark-level`, running heads from `string-set`. Formulas are the shared SVG pictures
+of studybook.mathsvg; images and formulas are served from memory by a URL fetcher that refuses
+everything else, so the build never touches the network or the disk.
 
 What WeasyPrint only logs is turned into build errors here: a character no installed font can
 draw (it would print as a box), reported with where it occurs in the source, and any error-level
