@@ -76,13 +76,22 @@ class HtmlBook:
 _MIN_DIGITS = 3
 
 
+def placeholder_digits(book: Book) -> int:
+    """Digits of the page-number placeholder: enough for about four pages a question (this book
+    averages 3.2), so a large book is not laid out a second time for a wider one."""
+    return max(_MIN_DIGITS, len(str(4 * len(book.questions) + 40)))
+
+
 def render(book: Book, options: Options) -> bytes:
     from weasyprint.text.fonts import FontConfiguration
 
-    from . import page_numbers
+    from . import page_numbers, pdf_chunks
 
+    digits = placeholder_digits(book)
+    size = pdf_chunks.chunk_size(book)
+    if size:
+        return pdf_chunks.render(book, options, digits, size)
     fonts = FontConfiguration()  # one for the book and its index, so they share their fonts
-    digits = _MIN_DIGITS
     with _collector_paused():
         while True:
             mark = page_numbers.placeholder(digits)
@@ -98,7 +107,8 @@ def render(book: Book, options: Options) -> bytes:
         pages = document.pages
         if "index" in anchors:
             first = anchors["index"]
-            index = layout(build_html(book, options, anchors, index_first_page=first), book, options, fonts)
+            index = layout(build_html(book, options, anchors, part=Part(index=True), first_page=first),
+                           book, options, fonts)
             if page_numbers.anchor_pages(index.pages) != {a: n - first + 1 for a, n in anchors.items() if n >= first}:
                 raise _unsettled(book, "the index holds anchors other than its own")
             pages = pages[:first - 1] + index.pages
@@ -139,10 +149,21 @@ def _collector_paused() -> Iterator[None]:
 # HTML
 
 
+@dataclass(frozen=True)
+class Part:
+    """A part of the book laid out on its own (the whole book: no part)."""
+
+    front: bool = False  # cover, colophon, front sections, contents
+    topics: tuple[str, ...] = ()  # these chapters
+    back: bool = False  # the bibliography
+    index: bool = False
+
+
 def build_html(book: Book, options: Options, pages: dict[str, int] | None = None, *, mark: str = "000",
-               index_first_page: int = 0) -> HtmlBook:
+               part: Part | None = None, first_page: int = 0, footnotes_before: int = 0) -> HtmlBook:
     """The book as one HTML document; `pages` gives each anchor's page (None: the placeholder
-    `mark`). With `index_first_page`, only the index, its pages numbered from that one."""
+    `mark`). With `part`, only that part, its pages numbered from `first_page` and its footnotes
+    from `footnotes_before` + 1."""
     if options.paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {options.paper!r}")
     pictures = mathsvg.draw_all(book)
@@ -178,7 +199,9 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "cover": cover,
         "cover_motif": [["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in row] for row in motif(book, cover)],
         "cover_edition": edition_line(book),
-        "index_first_page": index_first_page,
+        "part": part,
+        "first_page": first_page,
+        "footnotes_before": footnotes_before,
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
@@ -302,6 +325,11 @@ def layout(doc: HtmlBook, book: Book, options: Options, fonts=None):
 
 def write_pdf(document, book: Book, options: Options) -> bytes:
     return document.write_pdf(**_options(book))
+
+
+def identifier(book: Book) -> bytes:
+    """The PDF's file identifier: from the book, so the same book gives the same bytes."""
+    return _options(book)["pdf_identifier"]
 
 
 def _log_problems(records: list[logging.LogRecord], book: Book, options: Options) -> list[Problem]:
