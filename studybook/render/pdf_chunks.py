@@ -31,6 +31,7 @@ same size. Writing object streams in the merge would close most of the gap.
 from __future__ import annotations
 
 import gc
+import hashlib
 import io
 import multiprocessing
 import multiprocessing.connection
@@ -293,6 +294,7 @@ class _Merged:
         self.info: Any = None
         self.size: tuple[float, float] = (0.0, 0.0)
         self.pending_blank: list[tuple[int, Any]] = []
+        self.chunks = 0  # chunks merged so far
         self._first_mapping: Callable[[int], int] = lambda n: n
 
     # -- writing
@@ -413,10 +415,13 @@ class _Merged:
             if isinstance(value, dict) and value.get("/Type") in ("/ObjStm", "/XRef"):
                 continue
             change = overrides.get(n, {})
+            if not first and isinstance(value, dict):
+                change = {**change, **_retagged(value, self.chunks)}
             if change:
                 value = dict({**value, **{_name(k): v for k, v in change.items()}})
             self._object(mapping[n], value, renumber)
             reader.resolved_objects.pop((0, n), None)  # the chunk's objects are not kept
+        self.chunks += 1
         number = self._new()
         self._object(number, dict({
             _name("/Limits"): list([NumberObject(first_key), NumberObject(self.key - 1)]),
@@ -519,6 +524,25 @@ class _Merged:
             outlines[_name("/Last")] = _Ref(number(root[-1]))
         self._object(self.OUTLINES, outlines)
         write(root, self.OUTLINES)
+
+
+_SUBSET_TAG = re.compile(r"/([A-Z]{6})\+")
+
+
+def _retagged(value: dict, chunk: int) -> dict[str, Any]:
+    """New subset tags for a font of chunk `chunk` (> 0): each chunk subsets the fonts anew, and
+    two different subsets must not share a name ("ABCDEF+Noto-Serif") in one file."""
+    from pypdf.generic import NameObject
+
+    change: dict[str, Any] = {}
+    for key in ("/BaseFont", "/FontName"):
+        name = value.get(key)
+        m = _SUBSET_TAG.match(str(name)) if isinstance(name, str) else None
+        if m:
+            digest = hashlib.sha256(f"{m.group(1)}/{chunk}".encode()).digest()
+            tag = "".join(chr(ord("A") + b % 26) for b in digest[:6])
+            change[key] = NameObject(f"/{tag}+{str(name)[8:]}")
+    return change
 
 
 class _Ref:
