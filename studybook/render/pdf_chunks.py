@@ -141,7 +141,15 @@ def render(book: Book, options: Options, digits: int, size: int) -> bytes:
             anchors["index"] = page
         with tempfile.TemporaryDirectory(prefix="studybook-pdf-") as tmp:
             _JOB.update(anchors=anchors, starts=starts, footnotes=footnotes, laid=laid, tmp=tmp)
-            paths = _map(_write, range(len(chunks)))
+            written = _map(_write, range(len(chunks)))
+            paths = [path for path, _ in written]
+            # Each chunk's layout warnings, once (the same message can come from several chunks).
+            seen = {(p.location, p.message) for p in options.problems.items}
+            for _, warnings in written:
+                for problem in warnings:
+                    if (problem.location, problem.message) not in seen:
+                        seen.add((problem.location, problem.message))
+                        options.problems.items.append(problem)
             owners = [set(chunk_laid.anchors) for chunk_laid in laid] + ([{"index"}] if len(chunks) > len(body) else [])
             return merge([Path(p) for p in paths], blanks, owners, pdf.identifier(book))
     finally:
@@ -218,12 +226,15 @@ def _footnotes(html: str) -> int:
     return len(re.findall(r'<span class="fn-url">', html))
 
 
-def _write(i: int) -> str:
+def _write(i: int) -> tuple[str, list[Problem]]:
+    """Chunk `i` laid out with its page numbers and written; with the warnings of its layout
+    (the worker's copy of the build's problem list does not come back by itself)."""
     from weasyprint.text.fonts import FontConfiguration
 
     from . import page_numbers, pdf
 
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
+    known = len(options.problems.items)
     anchors, start = _JOB["anchors"], _JOB["starts"][i]
     mark = page_numbers.placeholder(_JOB["digits"])
     doc = pdf.build_html(book, options, anchors if chunk.index else None, mark=mark, part=chunk,
@@ -249,7 +260,7 @@ def _write(i: int) -> str:
         data = pdf.write_pdf(document.copy(pages), book, options)
     path = Path(_JOB["tmp"]) / f"chunk-{i:04d}.pdf"
     path.write_bytes(data)
-    return str(path)
+    return str(path), options.problems.items[known:]
 
 
 # ---------------------------------------------------------------------------------------------
