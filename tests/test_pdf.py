@@ -24,7 +24,7 @@ from conftest import BOOK, BOOK_ZH, FIXTURES, ROOT, run_build
 from studybook import labels
 from studybook.mathsvg import DrawError as MathRenderError
 from studybook.mathsvg import draw as typeset
-from studybook.model import Book
+from studybook.model import Book, XRef
 from studybook.reader import read_book
 
 pytestmark = pytest.mark.slow  # builds real artifacts and runs the validators
@@ -283,6 +283,66 @@ def test_cross_references_print_number_and_resolved_page(mini: Built):
     q2 = mini.page_of("Q2. What does softmax do?")
     assert f"softmax (Q2, p. {q2})" in norm(mini.texts[q1 - 1])
     assert f"attention (Q1, p. {q1})" in norm(mini.texts[q2 - 1])
+
+
+def printed_page_numbers(built: Built, tmp_path: Path) -> list[tuple[int, str, str, int]]:
+    """(page, printed text, anchor, page of the anchor) for every page number the book prints.
+
+    Each printed page number is the end of a link to the anchor it names (contents, chapter
+    lists, cross-references, key papers, "cited in", index), and the link's destination is where
+    the anchor really is. The text under each link rectangle is read with pdftotext -bbox; a
+    rectangle holding a dot leader and a number (contents, chapter lists), only a number (in the
+    index), or ending in "p. 12" / "第 12 页" (cross-references) is a page number.
+    """
+    w = words(built.book)
+    label = re.compile(re.escape(w["page_before"].strip()) + r"(\d+)" + re.escape(w["page_after"].strip())
+                       + re.escape(w["paren_close"].strip()) + r"?[.,;:，。、]*$")
+    leader = re.compile(r"\.+(\d+)")  # contents and chapter lists: dot leader, number
+    locator = re.compile(r"(\d+)[,，]?")  # the index: the number alone
+    index_start = (built.page_of(w["index"]) if any(q.index for q in built.book.questions)
+                   else len(built.reader.pages) + 1)
+    out = tmp_path / "bbox-pn.html"
+    subprocess.run(["pdftotext", "-bbox", str(built.path), str(out)], check=True)
+    page_words = [[(float(x0), float(y0), float(x1), float(y1), html.unescape(text)) for x0, y0, x1, y1, text in
+                   re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>',
+                              page)]
+                  for page in re.findall(r"<page (.*?)</page>", out.read_text(encoding="utf-8"), re.S)]
+    destinations = {name: built.reader.get_destination_page_number(dest) + 1
+                    for name, dest in built.reader.named_destinations.items()}
+    found = []
+    for number, page in enumerate(built.reader.pages, 1):
+        height = float(page.mediabox.height)
+        for annot in page.get("/Annots") or []:
+            annot = annot.get_object()
+            if annot.get("/Subtype") != "/Link" or "/Dest" not in annot:
+                continue
+            x0, y0, x1, y1 = (float(v) for v in annot["/Rect"])
+            left, right, top, bottom = min(x0, x1), max(x0, x1), height - max(y0, y1), height - min(y0, y1)
+            text = "".join(t for a, b, c, d, t in page_words[number - 1]
+                           if left <= (a + c) / 2 <= right and top <= (b + d) / 2 <= bottom)
+            text = re.sub(r"\s+", "", text)
+            m = (leader.fullmatch(text) or label.search(text)
+                 or (locator.fullmatch(text) if number >= index_start else None))
+            if m:
+                dest = str(annot["/Dest"])
+                found.append((number, text, dest, destinations[dest]))
+    return found
+
+
+def test_every_printed_page_number_is_the_page_of_its_anchor(built: Built, tmp_path: Path):
+    found = printed_page_numbers(built, tmp_path)
+    wrong = [(page, text, anchor, real) for page, text, anchor, real in found
+             if int(re.search(r"(\d+)\D*$", text).group(1)) != real]
+    assert not wrong, f"(page, printed, anchor, its real page): {wrong[:10]}"
+    # Not vacuous: every contents line of a question, every cross-reference of the book.
+    targets = [anchor for _, _, anchor, _ in found]
+    for q in built.book.questions:
+        assert targets.count(f"q-{q.id}") >= 2, f"Q{q.number}: its contents line and chapter-list entry"
+    n_xrefs = sum(1 for f in built.book.fragments() for _ in f.parts_of(XRef))
+    assert len(found) >= 2 * len(built.book.questions) + len(built.book.topics) + n_xrefs
+    if any(q.index for q in built.book.questions):
+        index_start = built.page_of(words(built.book)["index"])
+        assert sum(page >= index_start for page, *_ in found) >= 20, "the index locators"
 
 
 def test_links_are_live(mini: Built):

@@ -1,11 +1,11 @@
 """Typeset, printable PDF handbook with WeasyPrint.
 
 The book becomes one HTML document (templates/pdf/book.html.j2 + book.css.j2) that WeasyPrint
-lays out: page numbers in the table of contents, the index and cross-references come from the
-layout engine (`target-counter`), bookmarks from `bookmark-level`, running heads from
-`string-set`. Formulas are the shared SVG pictures of studybook.mathsvg; images and formulas are served from
-memory by a URL fetcher that refuses everything else, so the build never touches the network or
-the disk.
+lays out once: page numbers in the table of contents, the index and cross-references are filled
+into that layout by the pipeline (see `render` and studybook/render/page_numbers.py), bookmarks
+come from `bookmark-level`, running heads from `string-set`. Formulas are the shared SVG pictures
+of studybook.mathsvg; images and formulas are served from memory by a URL fetcher that refuses
+everything else, so the build never touches the network or the disk.
 
 What WeasyPrint only logs is turned into build errors here: a character no installed font can
 draw (it would print as a box), reported with where it occurs in the source, and any error-level
@@ -67,35 +67,64 @@ class HtmlBook:
     resources: dict[str, tuple[bytes, str]] = field(default_factory=dict)
 
 
-# Page references are literal numbers the pipeline fills in: a first layout with placeholders
-# finds each anchor's page, the next layout prints them, and one more checks that nothing moved.
-# (WeasyPrint's own target-counter() repaginates until it settles or gives up, and then can
-# print a stale number.)
-_PLACEHOLDER_PAGE = "000"
-_MAX_LAYOUTS = 4
+# Page references are filled in by the pipeline (studybook/render/page_numbers.py): the book is
+# laid out once with placeholders of as many digits as it has pages, each anchor's page is read
+# from that layout, and the numbers are written into the laid-out boxes. The index is the one
+# part laid out again, on its own: it prints each page once, so its length depends on the numbers
+# (it is the last part of the book, so nothing else moves). (WeasyPrint's own target-counter()
+# repaginates until it settles or gives up, and then can print a stale number.)
+_MIN_DIGITS = 3
+
+
+def placeholder_digits(book: Book) -> int:
+    """Digits of the page-number placeholder: enough for about four pages a question (this book
+    averages 3.2), so a large book is not laid out a second time for a wider one."""
+    return max(_MIN_DIGITS, len(str(4 * len(book.questions) + 40)))
 
 
 def render(book: Book, options: Options) -> bytes:
-    pages: dict[str, int] | None = None
+    from weasyprint.text.fonts import FontConfiguration
+
+    from . import page_numbers, pdf_chunks
+
+    digits = placeholder_digits(book)
+    size = pdf_chunks.chunk_size(book)
+    if size:
+        return pdf_chunks.render(book, options, digits, size)
+    fonts = FontConfiguration()  # one for the book and its index, so they share their fonts
     with _collector_paused():
-        for _ in range(_MAX_LAYOUTS):
-            doc = build_html(book, options, pages)
-            document = layout(doc, book, options)
-            # The first page wins: a box split over pages (a preface of two pages) keeps its anchor
-            # on every part.
-            found: dict[str, int] = {}
-            for i, page in enumerate(document.pages):
-                for anchor in page.anchors:
-                    found.setdefault(anchor, i + 1)
-            if pages is not None and all(found.get(a) == n for a, n in pages.items()):
-                return write_pdf(document, book, options)
-            pages = found
-            # The discarded layout is one large cycle-rich heap: free it before the next one.
-            del document, doc
+        while True:
+            mark = page_numbers.placeholder(digits)
+            document = layout(build_html(book, options, mark=mark), book, options, fonts)
+            if len(str(len(document.pages))) <= digits:
+                break
+            # More pages than the placeholder has digits (a book of over 999 pages): the wider
+            # placeholder may move pages, so the book is laid out again with it.
+            digits = len(str(len(document.pages)))
+            del document
             gc.collect()
-    raise BuildError([Problem(Location(book.path, 1),
-                              f"PDF layout: page numbers did not settle after {_MAX_LAYOUTS} layouts",
-                              "report it as a studybook bug, with the source")])
+        anchors = page_numbers.anchor_pages(document.pages)
+        pages = document.pages
+        if "index" in anchors:
+            first = anchors["index"]
+            index = layout(build_html(book, options, anchors, part=Part(index=True), first_page=first),
+                           book, options, fonts)
+            if page_numbers.anchor_pages(index.pages) != {a: n - first + 1 for a, n in anchors.items() if n >= first}:
+                raise _unsettled(book, "the index holds anchors other than its own")
+            pages = pages[:first - 1] + index.pages
+        try:
+            pages, _ = page_numbers.fill(pages, anchors, mark)
+        except page_numbers.PageNumberError as exc:
+            raise _unsettled(book, str(exc)) from None
+        # Nothing moved: every anchor is still on the page its number says.
+        if page_numbers.anchor_pages(pages) != anchors:
+            raise _unsettled(book, "an anchor moved while the page numbers were filled in")
+        return write_pdf(document.copy(pages), book, options)
+
+
+def _unsettled(book: Book, why: str) -> BuildError:
+    return BuildError([Problem(Location(book.path, 1), f"PDF layout: page numbers: {why}",
+                               "report it as a studybook bug, with the source")])
 
 
 @contextlib.contextmanager
@@ -120,8 +149,21 @@ def _collector_paused() -> Iterator[None]:
 # HTML
 
 
-def build_html(book: Book, options: Options, pages: dict[str, int] | None = None) -> HtmlBook:
-    """The book as one HTML document; `pages` gives each anchor's page (None: placeholders)."""
+@dataclass(frozen=True)
+class Part:
+    """A part of the book laid out on its own (the whole book: no part)."""
+
+    front: bool = False  # cover, colophon, front sections, contents
+    topics: tuple[str, ...] = ()  # these chapters
+    back: bool = False  # the bibliography
+    index: bool = False
+
+
+def build_html(book: Book, options: Options, pages: dict[str, int] | None = None, *, mark: str = "000",
+               part: Part | None = None, first_page: int = 0, footnotes_before: int = 0) -> HtmlBook:
+    """The book as one HTML document; `pages` gives each anchor's page (None: the placeholder
+    `mark`). With `part`, only that part, its pages numbered from `first_page` and its footnotes
+    from `footnotes_before` + 1."""
     if options.paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {options.paper!r}")
     pictures = mathsvg.draw_all(book)
@@ -140,7 +182,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
         print_links=_print_links,
         keep_short_tables=_keep_short_tables,
-        page=lambda anchor: str(pages[anchor]) if pages is not None else _PLACEHOLDER_PAGE,
+        page=lambda anchor: str(pages[anchor]) if pages is not None else mark,
         deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
     env.globals["math"] = math
@@ -157,6 +199,9 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "cover": cover,
         "cover_motif": [["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in row] for row in motif(book, cover)],
         "cover_edition": edition_line(book),
+        "part": part,
+        "first_page": first_page,
+        "footnotes_before": footnotes_before,
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
@@ -246,7 +291,7 @@ def _options(book: Book) -> dict:
             "pdf_identifier": hashlib.sha256(f"{book.id}\x1f{book.language}".encode()).hexdigest()[:32].encode()}
 
 
-def layout(doc: HtmlBook, book: Book, options: Options):
+def layout(doc: HtmlBook, book: Book, options: Options, fonts=None):
     """Lay the document out with WeasyPrint; its complaints become build problems."""
     import weasyprint
 
@@ -265,7 +310,7 @@ def layout(doc: HtmlBook, book: Book, options: Options):
     try:
         html_doc = weasyprint.HTML(string=doc.html, base_url="studybook://book/",
                                    url_fetcher=fetcher(doc.resources))
-        document = html_doc.render(**_options(book))
+        document = html_doc.render(font_config=fonts, **_options(book))
     except weasyprint.urls.FatalURLFetchingError as exc:
         raise BuildError([Problem(Location(book.path, 1), f"PDF: {exc}")]) from None
     finally:
@@ -280,6 +325,11 @@ def layout(doc: HtmlBook, book: Book, options: Options):
 
 def write_pdf(document, book: Book, options: Options) -> bytes:
     return document.write_pdf(**_options(book))
+
+
+def identifier(book: Book) -> bytes:
+    """The PDF's file identifier: from the book, so the same book gives the same bytes."""
+    return _options(book)["pdf_identifier"]
 
 
 def _log_problems(records: list[logging.LogRecord], book: Book, options: Options) -> list[Problem]:

@@ -1,0 +1,629 @@
+"""A large book's PDF laid out in chunks, in worker processes, and merged into one PDF.
+
+WeasyPrint keeps the boxes of every page until the PDF is written (≈ 3.5 MiB a page for this
+book's markup), so one process cannot lay out a book of thousands of pages within 2 GB. Here the
+book is cut into chunks at the points where it starts a right-hand page anyway: the front matter
+with the contents, groups of whole chapters, the bibliography, the index. Each chunk is its own
+WeasyPrint document, laid out in a worker process that ends with it, so the memory of a process
+is bounded by its chunk, not by the book.
+
+1. Every chunk but the index is laid out with placeholder page numbers and its pages numbered
+   from 1; it reports its page count, where its anchors are and how many footnotes it has. Each
+   chunk starts on a right-hand page: after a chunk that ends on one, a blank page is put in, as
+   WeasyPrint does inside one document. The counts give every chunk's first page, hence every
+   anchor's page.
+2. Every chunk is laid out again with its real first page and footnote number (the same
+   placeholders, so the same breaks: checked), its page numbers filled in
+   (studybook/render/page_numbers.py), and written as a PDF. The index is laid out here, with
+   its literal numbers.
+3. The chunk PDFs are merged with pypdf: pages in order, one name tree of destinations (a link
+   names its target, so links across chunks resolve), the outline, one PDF/UA structure tree (the
+   children of each chunk's Document element under one Document element, ParentTree keys and the
+   pages' StructParents and the links' StructParent renumbered), the catalog entries and
+   metadata the unchunked PDF has, and its permanent file identifier.
+
+The merged file is larger than the unchunked one (10.7 MB against 4.5 MB for 60 questions):
+WeasyPrint packs its objects into one compressed object stream, the merge writes each object as
+plain text (≈ 47,000 objects, mostly structure elements, ≈ 7 MB); the streams themselves are the
+same size. Writing object streams in the merge would close most of the gap.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import multiprocessing
+import multiprocessing.connection
+import os
+import re
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from ..diagnostics import BuildError, Location, Problem
+from ..model import Book
+from . import Options
+from .pdf import Part
+
+ENV = "STUDYBOOK_PDF_CHUNK"
+# A book of more questions than this is chunked, this many questions (whole chapters) a chunk:
+# about 3.2 pages a question and 3.5 MiB a page put a chunk of 120 questions near 1.3 GiB.
+CHUNK_QUESTIONS = 120
+
+
+def chunk_size(book: Book) -> int:
+    """Questions per chunk, or 0: the book is laid out as one document."""
+    forced = os.environ.get(ENV, "").strip()
+    if forced:
+        return max(0, int(forced))
+    return CHUNK_QUESTIONS if len(book.questions) > CHUNK_QUESTIONS else 0
+
+
+def plan(book: Book, size: int) -> list[Part]:
+    """Front matter; groups of whole chapters of at most `size` questions (or one chapter);
+    the bibliography; the index."""
+    chunks = [Part(front=True)]
+    group: list[str] = []
+    count = 0
+    for topic in book.topics:
+        if group and count + len(topic.questions) > size:
+            chunks.append(Part(topics=tuple(group)))
+            group, count = [], 0
+        group.append(topic.id)
+        count += len(topic.questions)
+    if group:
+        chunks.append(Part(topics=tuple(group)))
+    if book.bibliography:
+        chunks.append(Part(back=True))
+    if any(q.index for q in book.questions):
+        chunks.append(Part(index=True))
+    return chunks
+
+
+@dataclass
+class Laid:
+    pages: int
+    anchors: dict[str, int]  # local: the chunk's first page is 1
+    footnotes: int
+
+
+# The job of the workers: set before they are forked, so they inherit the book instead of
+# receiving it pickled.
+_JOB: dict[str, Any] = {}
+
+
+def render(book: Book, options: Options, digits: int, size: int) -> bytes:
+    from . import pdf
+
+    try:
+        import pypdf  # noqa: F401 - the merge needs it: fail before the layouts, not after
+    except ImportError:
+        raise BuildError([Problem(Location(book.path, 1),
+                                  f"the PDF of a book of {len(book.questions)} questions is laid out in chunks "
+                                  "and merged with pypdf, which is not installed",
+                                  f"install the pinned pypdf (requirements.txt), or set {ENV}=0 to lay the "
+                                  "book out in one process")]) from None
+    chunks = plan(book, size)
+    body = [c for c in chunks if not c.index]
+    _JOB.update(book=book, options=options, chunks=chunks, digits=digits)
+    try:
+        while True:
+            laid = _map(_lay_out, range(len(body)))
+            total = sum(chunk_laid.pages + 1 for chunk_laid in laid)  # at most one blank page each
+            if len(str(total)) <= _JOB["digits"]:
+                break
+            _JOB["digits"] = len(str(total))  # a wider placeholder may move pages: lay out again
+        # Every chunk starts on a right-hand (odd) page.
+        starts, blanks, footnotes, page = [], [], [], 1
+        notes = 0
+        for chunk_laid in laid:
+            blank = page % 2 == 0
+            page += blank
+            starts.append(page)
+            blanks.append(blank)
+            footnotes.append(notes)
+            page += chunk_laid.pages
+            notes += chunk_laid.footnotes
+        anchors: dict[str, int] = {}
+        for start, chunk_laid in zip(starts, laid, strict=True):
+            for anchor, local in chunk_laid.anchors.items():
+                anchors.setdefault(anchor, start + local - 1)
+        if len(chunks) > len(body):  # the index: after the last chunk, on a right-hand page
+            blank = page % 2 == 0
+            page += blank
+            starts.append(page)
+            blanks.append(blank)
+            footnotes.append(notes)
+            anchors["index"] = page
+        with tempfile.TemporaryDirectory(prefix="studybook-pdf-") as tmp:
+            _JOB.update(anchors=anchors, starts=starts, footnotes=footnotes, laid=laid, tmp=tmp)
+            written = _map(_write, range(len(chunks)))
+            paths = [path for path, _ in written]
+            # Each chunk's layout warnings, once (the same message can come from several chunks).
+            seen = {(p.location, p.message) for p in options.problems.items}
+            for _, warnings in written:
+                for problem in warnings:
+                    if (problem.location, problem.message) not in seen:
+                        seen.add((problem.location, problem.message))
+                        options.problems.items.append(problem)
+            owners = [set(chunk_laid.anchors) for chunk_laid in laid] + ([{"index"}] if len(chunks) > len(body) else [])
+            return merge([Path(p) for p in paths], blanks, owners, pdf.identifier(book))
+    finally:
+        _JOB.clear()
+
+
+def _map(function: Callable[[int], Any], items: range) -> list[Any]:
+    """`function` over `items` in worker processes, a new process for each item (its memory goes
+    with it), as many at a time as there are cores; an exception in a worker is raised here."""
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return [function(i) for i in items]
+    ctx = multiprocessing.get_context("fork")
+    results: dict[int, Any] = {}
+    running: dict[int, tuple[Any, Any]] = {}
+    todo = list(items)
+    gc.collect()
+    gc.freeze()  # the model is shared with the workers, not copied by their collector
+    try:
+        while todo or running:
+            while todo and len(running) < (os.cpu_count() or 1):
+                i = todo.pop(0)
+                receive, send = ctx.Pipe(duplex=False)
+                process = ctx.Process(target=_worker, args=(function, i, send, os.getpid()))
+                process.start()
+                send.close()
+                running[i] = (process, receive)
+            ready = multiprocessing.connection.wait([receive for _, receive in running.values()])
+            for i, (process, receive) in list(running.items()):
+                if receive not in ready:
+                    continue
+                try:
+                    ok, value = receive.recv()
+                except EOFError:
+                    ok, value = False, RuntimeError(f"PDF chunk worker {i} died (exit code {process.exitcode})")
+                process.join()
+                receive.close()
+                del running[i]
+                if not ok:
+                    raise value
+                results[i] = value
+    finally:
+        for process, _ in running.values():
+            process.kill()
+            process.join()
+        gc.unfreeze()
+    return [results[i] for i in items]
+
+
+def _worker(function: Callable[[int], Any], i: int, send: Any, parent: int) -> None:
+    from ..mathsvg import die_with_parent
+
+    die_with_parent(parent)
+    try:
+        send.send((True, function(i)))
+    except BaseException as exc:  # whatever it is, the build reports it
+        if not isinstance(exc, BuildError):  # a bug: where it happened, in the worker
+            exc.add_note(traceback.format_exc())
+        send.send((False, exc))
+    finally:
+        send.close()
+
+
+def _lay_out(i: int) -> Laid:
+    from . import page_numbers, pdf
+
+    book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
+    doc = pdf.build_html(book, options, mark=page_numbers.placeholder(_JOB["digits"]), part=chunk)
+    with pdf._collector_paused():
+        document = pdf.layout(doc, book, options)
+    return Laid(len(document.pages), page_numbers.anchor_pages(document.pages), _footnotes(doc.html))
+
+
+def _footnotes(html: str) -> int:
+    return len(re.findall(r'<span class="fn-url">', html))
+
+
+def _write(i: int) -> tuple[str, list[Problem]]:
+    """Chunk `i` laid out with its page numbers and written; with the warnings of its layout
+    (the worker's copy of the build's problem list does not come back by itself)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    from . import page_numbers, pdf
+
+    book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
+    known = len(options.problems.items)
+    anchors, start = _JOB["anchors"], _JOB["starts"][i]
+    mark = page_numbers.placeholder(_JOB["digits"])
+    doc = pdf.build_html(book, options, anchors if chunk.index else None, mark=mark, part=chunk,
+                         first_page=start, footnotes_before=_JOB["footnotes"][i])
+    with pdf._collector_paused():
+        document = pdf.layout(doc, book, options, FontConfiguration())
+        local = page_numbers.anchor_pages(document.pages)
+        if not chunk.index:
+            laid = _JOB["laid"][i]
+            if (len(document.pages), local) != (laid.pages, laid.anchors):
+                raise pdf._unsettled(book, f"chunk {i + 1} broke its pages differently the second time")
+        try:
+            pages, _ = page_numbers.fill(document.pages, anchors, mark)
+        except page_numbers.PageNumberError as exc:
+            raise pdf._unsettled(book, str(exc)) from None
+        # A link to another chunk: WeasyPrint drops a link whose anchor is not in its document, so
+        # the anchor is declared on the first page; the merge takes each anchor's destination from
+        # the chunk that holds it.
+        elsewhere = {target for page in pages for kind, target, *_ in page.links
+                     if kind == "internal" and target not in local}
+        for target in sorted(elsewhere):
+            pages[0].anchors.setdefault(target, (0, 0, 0, 0))
+        data = pdf.write_pdf(document.copy(pages), book, options)
+    path = Path(_JOB["tmp"]) / f"chunk-{i:04d}.pdf"
+    path.write_bytes(data)
+    return str(path), options.problems.items[known:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging
+
+
+def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]], identifier: bytes) -> bytes:
+    """One PDF of the chunk PDFs, a blank page before each chunk whose `blanks` entry is set; the
+    destination of an anchor is taken from the chunk that `owners` says holds it.
+
+    Streamed: pypdf parses one chunk at a time and each of its objects is written out at once,
+    renumbered, so the merge holds one chunk's objects, not the book's (pypdf's own writer keeps
+    every object of the result in memory: 2.1 GiB for 1,400 pages). The chunk's catalog, page
+    tree, outline, name tree and structure-tree root are left out and made once for the book."""
+    from pypdf import PdfReader
+
+    merged = _Merged(identifier)
+    for path, blank, owned in zip(paths, blanks, owners, strict=True):
+        if blank:
+            merged.blank_page()
+        merged.add(PdfReader(path), owned)
+    return merged.finish()
+
+
+class _Merged:
+    # Objects of the book made here; the chunks' objects are numbered after them.
+    CATALOG, PAGES, TREE_ROOT, DOCUMENT, OUTLINES, DESTS, INFO, PARENT_TREE = range(1, 9)
+
+    def __init__(self, identifier: bytes) -> None:
+        self.out = io.BytesIO()
+        self.out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        self.offsets: dict[int, int] = {}
+        self.next = self.PARENT_TREE + 1
+        self.identifier = identifier
+        self.pages: list[int] = []
+        self.kids: list[int] = []  # children of the Document structure element
+        self.tree_nodes: list[tuple[int, int, int]] = []  # ParentTree leaves: (first key, last key, object)
+        self.key = 0  # next ParentTree key
+        self.names: list[tuple[str, Any]] = []
+        self.outline: list[tuple[int, str, int, Any, bool]] = []  # depth, title, page object, XYZ, open
+        self.catalog: dict[str, Any] = {}
+        self.info: Any = None
+        self.size: tuple[float, float] = (0.0, 0.0)
+        self.pending_blank: list[tuple[int, Any]] = []
+        self.chunks = 0  # chunks merged so far
+        self._first_mapping: Callable[[int], int] = lambda n: n
+
+    # -- writing
+
+    def _begin(self, number: int) -> None:
+        self.offsets[number] = self.out.tell()
+        self.out.write(b"%d 0 obj\n" % number)
+
+    def _end(self) -> None:
+        self.out.write(b"\nendobj\n")
+
+    def _object(self, number: int, value: Any, renumber: Callable[[int], int] = lambda n: n) -> None:
+        self._begin(number)
+        _serialize(self.out, value, renumber)
+        self._end()
+
+    def _new(self) -> int:
+        self.next += 1
+        return self.next - 1
+
+    # -- the chunks
+
+    def blank_page(self) -> None:
+        from pypdf.generic import FloatObject, NameObject, NumberObject
+
+        number = self._new()
+        page = dict({
+            NameObject("/Type"): NameObject("/Page"),
+            NameObject("/Parent"): _Ref(self.PAGES),
+            NameObject("/MediaBox"): list([NumberObject(0), NumberObject(0),
+                                                  FloatObject(self.size[0]), FloatObject(self.size[1])]),
+            NameObject("/Resources"): dict(),
+            # Like WeasyPrint's blank pages: a ParentTree entry with no content.
+            NameObject("/StructParents"): NumberObject(self.key)})
+        self._object(number, page)
+        self.pages.append(number)
+        self.pending_blank.append((self.key, list()))
+        self.key += 1
+
+    def add(self, reader: Any, owned: set[str]) -> None:
+        from pypdf.generic import IndirectObject, NumberObject
+
+        root = reader.trailer.raw_get("/Root")
+        catalog = root.get_object()
+        structure = catalog["/StructTreeRoot"]
+        chunk_document = structure.raw_get("/K")[0]
+        left_out = {root.idnum, catalog.raw_get("/Pages").idnum, catalog.raw_get("/StructTreeRoot").idnum,
+                    chunk_document.idnum}
+        for key in ("/Outlines", "/Names"):
+            if isinstance(catalog.raw_get(key), IndirectObject):
+                left_out.add(catalog.raw_get(key).idnum)
+        names = catalog.get("/Names")
+        if names is not None and isinstance(names.raw_get("/Dests"), IndirectObject):
+            left_out.add(names.raw_get("/Dests").idnum)
+        if isinstance(structure.raw_get("/ParentTree"), IndirectObject):
+            left_out.add(structure.raw_get("/ParentTree").idnum)
+        left_out |= _outline_objects(catalog)
+        info = reader.trailer.raw_get("/Info")
+        if isinstance(info, IndirectObject):
+            left_out.add(info.idnum)
+        first = self.info is None
+        if first:
+            self.info = reader.trailer["/Info"]
+            self.catalog = {k: catalog.raw_get(k) for k in ("/Lang", "/ViewerPreferences", "/MarkInfo", "/Metadata")
+                            if k in catalog}
+        elif isinstance(catalog.raw_get("/Metadata"), IndirectObject):
+            left_out.add(catalog.raw_get("/Metadata").idnum)
+        numbers = sorted(set(reader.xref.get(0, {})) | set(reader.xref_objStm))
+        kept = [n for n in numbers if n not in left_out and n != 0]
+        mapping = {n: self.next + i for i, n in enumerate(kept)}
+        self.next += len(kept)
+
+        # What WeasyPrint links to the chunk's own tree roots (the structure elements of running
+        # heads name the Document element as parent without being its children) goes to the book's.
+        redirect = {root.idnum: self.CATALOG, catalog.raw_get("/Pages").idnum: self.PAGES,
+                    catalog.raw_get("/StructTreeRoot").idnum: self.TREE_ROOT, chunk_document.idnum: self.DOCUMENT}
+
+        def renumber(n: int) -> int:
+            return mapping[n] if n in mapping else redirect[n]
+
+        if first:
+            self._first_mapping = renumber
+
+        offset = self.key
+        overrides: dict[int, dict[str, Any]] = {}
+        page_refs = [page.indirect_reference.idnum for page in reader.pages]
+        for page in reader.pages:
+            change: dict[str, Any] = {"/Parent": _Ref(self.PAGES)}
+            if "/StructParents" in page:
+                change["/StructParents"] = NumberObject(int(page["/StructParents"]) + offset)
+            overrides[page.indirect_reference.idnum] = change
+            for annot in page.get("/Annots") or []:
+                if "/StructParent" in annot.get_object():
+                    overrides[annot.idnum] = {"/StructParent": NumberObject(
+                        int(annot.get_object()["/StructParent"]) + offset)}
+        for kid in chunk_document.get_object()["/K"]:
+            overrides[kid.idnum] = {"/P": _Ref(self.DOCUMENT)}
+            self.kids.append(mapping[kid.idnum])
+        self.pages += [mapping[n] for n in page_refs]
+        last = reader.pages[-1].mediabox
+        self.size = (float(last.width), float(last.height))
+        for name, dest in reader.named_destinations.items():
+            if str(name) in owned:
+                self.names.append((str(name), list([_Ref(mapping[dest.page.idnum]), *dest.dest_array[1:]])))
+        self._outline(reader, reader.outline, 0, mapping)
+        nums = structure["/ParentTree"]["/Nums"]
+        keys = [int(k) for k in nums[::2]]
+        leaf: list[Any] = []
+        for blank_key, nothing in self.pending_blank:
+            leaf += [NumberObject(blank_key), nothing]
+        for chunk_key, elements in zip(keys, nums[1::2], strict=True):
+            leaf += [NumberObject(chunk_key + offset), _Renumbered(elements, renumber)]
+        first_key = self.pending_blank[0][0] if self.pending_blank else offset
+        self.pending_blank = []
+        self.key = offset + max(keys, default=-1) + 1
+        for n in kept:
+            value: Any = reader.get_object(n)
+            if isinstance(value, dict) and value.get("/Type") in ("/ObjStm", "/XRef"):
+                continue
+            change = overrides.get(n, {})
+            if not first and isinstance(value, dict):
+                change = {**change, **_retagged(value, self.chunks)}
+            if change:
+                value = dict({**value, **{_name(k): v for k, v in change.items()}})
+            self._object(mapping[n], value, renumber)
+            reader.resolved_objects.pop((0, n), None)  # the chunk's objects are not kept
+        self.chunks += 1
+        number = self._new()
+        self._object(number, dict({
+            _name("/Limits"): list([NumberObject(first_key), NumberObject(self.key - 1)]),
+            _name("/Nums"): leaf}), renumber)
+        self.tree_nodes.append((first_key, self.key - 1, number))
+
+    def _outline(self, reader: Any, items: list, depth: int, mapping: dict[int, int]) -> None:
+        for item in items:
+            if isinstance(item, list):
+                self._outline(reader, item, depth + 1, mapping)
+            else:
+                self.outline.append((depth, item.title, mapping[item.page.idnum], item.dest_array[1:],
+                                     bool(item.get("/%is_open%", True))))
+
+    # -- the book's own objects
+
+    def finish(self) -> bytes:
+        from pypdf.generic import ByteStringObject, NameObject, NumberObject, TextStringObject
+
+        d = dict
+        self._object(self.PAGES, d({_name("/Type"): NameObject("/Pages"),
+                                    _name("/Kids"): list([_Ref(n) for n in self.pages]),
+                                    _name("/Count"): NumberObject(len(self.pages))}))
+        self._object(self.TREE_ROOT, d({_name("/Type"): NameObject("/StructTreeRoot"),
+                                        _name("/ParentTree"): _Ref(self.PARENT_TREE),
+                                        _name("/K"): list([_Ref(self.DOCUMENT)])}))
+        self._object(self.DOCUMENT, d({_name("/Type"): NameObject("/StructElem"), _name("/S"): NameObject("/Document"),
+                                       _name("/K"): list([_Ref(n) for n in self.kids]),
+                                       _name("/P"): _Ref(self.TREE_ROOT)}))
+        self._object(self.PARENT_TREE, d({_name("/Kids"): list([_Ref(n) for *_, n in self.tree_nodes])}))
+        dests = list()
+        for title, array in sorted(self.names, key=lambda item: item[0]):
+            dests += [TextStringObject(title), array]
+        self._object(self.DESTS, d({_name("/Names"): dests}))
+        self._write_outline()
+        self._object(self.INFO, self.info)
+        catalog = d({_name("/Type"): NameObject("/Catalog"), _name("/Pages"): _Ref(self.PAGES),
+                     _name("/Outlines"): _Ref(self.OUTLINES),
+                     _name("/Names"): d({_name("/Dests"): _Ref(self.DESTS)}),
+                     _name("/StructTreeRoot"): _Ref(self.TREE_ROOT)})
+        first_mapping = self._first_mapping
+        for key, value in self.catalog.items():
+            catalog[_name(key)] = _Renumbered(value, first_mapping)
+        self._object(self.CATALOG, catalog)
+        start = self.out.tell()
+        size = self.next
+        self.out.write(b"xref\n0 %d\n0000000000 65535 f \n" % size)
+        for number in range(1, size):
+            # A number not written: a chunk's object stream or cross-reference stream.
+            at = self.offsets.get(number)
+            self.out.write(b"%010d 00000 n \n" % at if at is not None else b"0000000000 00001 f \n")
+        self.out.write(b"trailer\n")
+        _serialize(self.out, d({_name("/Size"): NumberObject(size), _name("/Root"): _Ref(self.CATALOG),
+                            _name("/Info"): _Ref(self.INFO),
+                            _name("/ID"): list([ByteStringObject(self.identifier)] * 2)}), lambda n: n)
+        self.out.write(b"\nstartxref\n%d\n%%%%EOF\n" % start)
+        return self.out.getvalue()
+
+    def _write_outline(self) -> None:
+        from pypdf.generic import NumberObject, TextStringObject
+
+        # A tree of (entry, children) from the flat (depth, …) list.
+        root: list = []
+        stack = [(-1, root)]
+        for entry in self.outline:
+            while stack[-1][0] >= entry[0]:
+                stack.pop()
+            children: list = []
+            stack[-1][1].append((entry, children))
+            stack.append((entry[0], children))
+        numbers: dict[int, int] = {}
+
+        def number(node: Any) -> int:
+            if id(node) not in numbers:
+                numbers[id(node)] = self._new()
+            return numbers[id(node)]
+
+        def visible(nodes: list) -> int:
+            return sum(1 + (visible(kids) if entry[4] else 0) for entry, kids in nodes)
+
+        def write(nodes: list, parent: int) -> None:
+            for i, node in enumerate(nodes):
+                (_, title, page, xyz, is_open), kids = node
+                item = dict({_name("/Title"): TextStringObject(title), _name("/Parent"): _Ref(parent),
+                                         _name("/Dest"): list([_Ref(page), *xyz])})
+                if i > 0:
+                    item[_name("/Prev")] = _Ref(number(nodes[i - 1]))
+                if i + 1 < len(nodes):
+                    item[_name("/Next")] = _Ref(number(nodes[i + 1]))
+                if kids:
+                    item[_name("/First")] = _Ref(number(kids[0]))
+                    item[_name("/Last")] = _Ref(number(kids[-1]))
+                    item[_name("/Count")] = NumberObject(visible(kids) if is_open else -len(kids))
+                self._object(number(node), item)
+                write(kids, number(node))
+
+        outlines = dict({_name("/Type"): _name("/Outlines"), _name("/Count"): NumberObject(visible(root))})
+        if root:
+            outlines[_name("/First")] = _Ref(number(root[0]))
+            outlines[_name("/Last")] = _Ref(number(root[-1]))
+        self._object(self.OUTLINES, outlines)
+        write(root, self.OUTLINES)
+
+
+_SUBSET_TAG = re.compile(r"/([A-Z]{6})\+")
+
+
+def _retagged(value: dict, chunk: int) -> dict[str, Any]:
+    """New subset tags for a font of chunk `chunk` (> 0): each chunk subsets the fonts anew, and
+    two different subsets must not share a name ("ABCDEF+Noto-Serif") in one file."""
+    from pypdf.generic import NameObject
+
+    change: dict[str, Any] = {}
+    for key in ("/BaseFont", "/FontName"):
+        name = value.get(key)
+        m = _SUBSET_TAG.match(str(name)) if isinstance(name, str) else None
+        if m:
+            digest = hashlib.sha256(f"{m.group(1)}/{chunk}".encode()).digest()
+            tag = "".join(chr(ord("A") + b % 26) for b in digest[:6])
+            change[key] = NameObject(f"/{tag}+{str(name)[8:]}")
+    return change
+
+
+class _Ref:
+    """A reference to an object of the merged file, written as it is."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+class _Renumbered:
+    """A value of a chunk, written with that chunk's numbering."""
+
+    def __init__(self, value: Any, renumber: Callable[[int], int]) -> None:
+        self.value, self.renumber = value, renumber
+
+
+def _name(key: str) -> Any:
+    from pypdf.generic import NameObject
+
+    return NameObject(key)
+
+
+def _serialize(out: io.BytesIO, value: Any, renumber: Callable[[int], int]) -> None:
+    """`value` in PDF syntax, its references to the chunk's objects renumbered."""
+    from pypdf.generic import IndirectObject, NameObject, StreamObject
+
+    if isinstance(value, _Ref):
+        out.write(b"%d 0 R" % value.number)
+    elif isinstance(value, _Renumbered):
+        _serialize(out, value.value, value.renumber)
+    elif isinstance(value, IndirectObject):
+        out.write(b"%d 0 R" % renumber(value.idnum))
+    elif isinstance(value, dict):
+        stream = isinstance(value, StreamObject)
+        out.write(b"<<")
+        for key, item in dict.items(value):
+            if (key.startswith("/%") and key.endswith("%")) or (stream and key == "/Length"):
+                continue
+            NameObject(key).write_to_stream(out)
+            out.write(b" ")
+            _serialize(out, item, renumber)
+            out.write(b"\n")
+        if stream:
+            data = cast(Any, value)._data
+            out.write(b"/Length %d>>\nstream\n" % len(data))
+            out.write(data)
+            out.write(b"\nendstream")
+        else:
+            out.write(b">>")
+    elif isinstance(value, list):
+        out.write(b"[")
+        for item in value:
+            out.write(b" ")
+            _serialize(out, item, renumber)
+        out.write(b" ]")
+    else:
+        value.write_to_stream(out)
+
+
+def _outline_objects(catalog: Any) -> set[int]:
+    """The object numbers of a chunk's outline (its root and every item)."""
+    from pypdf.generic import IndirectObject
+
+    found: set[int] = set()
+    todo = [catalog.raw_get("/Outlines")]
+    while todo:
+        ref = todo.pop()
+        if not isinstance(ref, IndirectObject) or ref.idnum in found:
+            continue
+        found.add(ref.idnum)
+        item: Any = ref.get_object()
+        todo += [item.raw_get(key) for key in ("/First", "/Next") if key in item]
+    return found

@@ -1,0 +1,176 @@
+"""A large book's PDF laid out in chunks and merged (studybook/render/pdf_chunks.py), checked
+against the same book laid out as one document.
+
+Chunking is forced on a small generated book ($STUDYBOOK_PDF_CHUNK: questions per chunk), so
+that every join is exercised: front matter, several chapter groups (one ending on a right-hand
+page, so a blank page is put in), the bibliography and the index. Both PDFs are read back with
+pypdf and poppler.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from test_pdf import Built, outline_entries, printed_page_numbers
+
+from conftest import BOOK, FIXTURES, ROOT, run_build
+from studybook.reader import read_book
+from studybook.render import pdf_chunks
+
+pytestmark = pytest.mark.slow
+
+EPOCH = "1700000000"
+QUESTIONS, PER_CHUNK = 60, 15  # the generator makes at least the handbook once (50)
+
+
+def _build(source: Path, out: Path, chunk: int) -> Path:
+    proc = run_build("pdf", "--strict", "--source", str(source), "--out", str(out),
+                     env={"SOURCE_DATE_EPOCH": EPOCH, pdf_chunks.ENV: str(chunk)})
+    assert proc.returncode == 0, proc.stderr
+    (pdf,) = out.glob("*.pdf")
+    return pdf
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("generated")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_book.py"), str(QUESTIONS), "--out", str(out)],
+                   check=True)
+    return out / "handbook.md"
+
+
+@pytest.fixture(scope="module")
+def pair(generated, tmp_path_factory) -> tuple[Built, Built]:
+    book = read_book(generated)
+    whole = _build(generated, tmp_path_factory.mktemp("whole"), 0)
+    chunked = _build(generated, tmp_path_factory.mktemp("chunked"), PER_CHUNK)
+    return Built(whole, book), Built(chunked, book)
+
+
+def test_the_book_is_cut_into_several_chunks(generated):
+    chunks = pdf_chunks.plan(read_book(generated), PER_CHUNK)
+    assert chunks[0].front and chunks[-1].index and chunks[-2].back
+    assert len([c for c in chunks if c.topics]) >= 3
+
+
+def test_the_handbook_is_not_chunked(monkeypatch):
+    monkeypatch.delenv(pdf_chunks.ENV, raising=False)
+    assert pdf_chunks.chunk_size(read_book(BOOK)) == 0
+
+
+def test_same_text_on_every_page(pair):
+    whole, chunked = pair
+    assert len(chunked.texts) == len(whole.texts)
+    different = [n for n, (a, b) in enumerate(zip(whole.texts, chunked.texts, strict=True), 1) if a != b]
+    assert not different, f"pages whose text differs: {different[:20]}"
+
+
+def test_same_outline_titles_and_targets(pair):
+    whole, chunked = pair
+    assert chunked.outline == whole.outline
+    assert len(chunked.outline) >= QUESTIONS
+
+
+def test_every_internal_link_resolves_to_the_same_page(pair):
+    def links(built: Built) -> list[tuple[int, str, int | None]]:
+        reader = built.reader
+        names = {name: reader.get_destination_page_number(dest) + 1 for name, dest in reader.named_destinations.items()}
+        found = []
+        for number, page in enumerate(reader.pages, 1):
+            for annot in page.get("/Annots") or []:
+                annot = annot.get_object()
+                if "/Dest" in annot:
+                    found.append((number, str(annot["/Dest"]), names.get(str(annot["/Dest"]))))
+        return found
+
+    whole, chunked = links(pair[0]), links(pair[1])
+    assert [link for link in chunked if link[2] is None] == [], "links to no destination"
+    assert chunked == whole
+    assert len(chunked) > 5 * QUESTIONS
+
+
+def test_printed_page_numbers_are_the_pages_of_their_anchors(pair, tmp_path):
+    found = printed_page_numbers(pair[1], tmp_path)
+    wrong = [f for f in found if int(re.search(r"(\d+)\D*$", f[1]).group(1)) != f[3]]
+    assert not wrong, wrong[:10]
+    assert len(found) >= 3 * QUESTIONS
+
+
+def _number_tree(node) -> list:
+    """The flat [key, value, …] of a number tree (a /Nums leaf, or /Kids with /Limits)."""
+    if "/Nums" in node:
+        return list(node["/Nums"])
+    flat: list = []
+    for kid in node["/Kids"]:
+        kid = kid.get_object()
+        low, high = (int(v) for v in kid["/Limits"])
+        part = _number_tree(kid)
+        assert [low, high] == [int(part[0]), int(part[-2])], "a number-tree node's limits are wrong"
+        flat += part
+    return flat
+
+
+def _structure_problems(reader: PdfReader) -> list[str]:
+    """Every StructParents / StructParent key in the ParentTree, and what it maps to on its page."""
+    root = reader.trailer["/Root"]["/StructTreeRoot"].get_object()
+    nums = _number_tree(root["/ParentTree"].get_object())
+    tree = dict(zip((int(k) for k in nums[::2]), nums[1::2], strict=True))
+    problems = []
+    if [int(k) for k in nums[::2]] != sorted(tree):
+        problems.append("ParentTree keys out of order or repeated")
+    (document,) = root["/K"]
+    if document.get_object()["/S"] != "/Document":
+        problems.append("the root element is not one Document")
+    for number, page in enumerate(reader.pages, 1):
+        key = page.get("/StructParents")
+        if key is None or int(key) not in tree:
+            problems.append(f"page {number}: StructParents {key} not in the ParentTree")
+            continue
+        for element in tree[int(key)]:
+            pg = element.get_object().get("/Pg")
+            if pg is not None and pg.get_object() != page.get_object():
+                problems.append(f"page {number}: a structure element of another page")
+        for reference in page.get("/Annots") or []:
+            annot = reference.get_object()
+            if "/StructParent" not in annot or int(annot["/StructParent"]) not in tree:
+                problems.append(f"page {number}: a link without its structure element")
+                continue
+            # Its entry is the Link element that holds this very annotation (an OBJR).
+            element = tree[int(annot["/StructParent"])].get_object()
+            kids = element.get("/K", []) if isinstance(element, dict) else []
+            kids = kids if isinstance(kids, list) else [kids]
+            if not any(not isinstance(k, int) and k.get_object().get("/Type") == "/OBJR"
+                       and k.get_object().raw_get("/Obj").idnum == reference.idnum for k in kids):
+                problems.append(f"page {number}: a link's StructParent names another element")
+    return problems
+
+
+def test_one_valid_structure_tree(pair):
+    whole, chunked = pair
+    assert _structure_problems(whole.reader) == []
+    assert _structure_problems(chunked.reader) == []
+    def entries(reader: PdfReader) -> int:
+        return len(_number_tree(reader.trailer["/Root"]["/StructTreeRoot"]["/ParentTree"].get_object()))
+
+    assert entries(chunked.reader) == entries(whole.reader)
+
+
+def test_metadata_and_catalog_as_in_one_document(pair):
+    whole, chunked = (p.reader for p in pair)
+    assert chunked.metadata == whole.metadata
+    assert sorted(chunked.trailer["/Root"].keys()) == sorted(whole.trailer["/Root"].keys())
+    assert chunked.trailer["/Root"]["/Lang"] == whole.trailer["/Root"]["/Lang"]
+    assert chunked.trailer["/ID"][0] == whole.trailer["/ID"][0]
+    assert chunked.xmp_metadata is not None
+
+
+def test_chunked_build_is_reproducible(tmp_path):
+    source = FIXTURES / "mini" / "handbook.md"
+    first = _build(source, tmp_path / "a", 1)
+    assert first.read_bytes() == _build(source, tmp_path / "b", 1).read_bytes()
+    assert outline_entries(PdfReader(first))
