@@ -23,6 +23,7 @@ from pypdf.generic import IndirectObject
 from conftest import BOOK, BOOK_ZH, FIXTURES, ROOT, run_build
 from studybook import labels
 from studybook.mathsvg import DrawError as MathRenderError
+from studybook.mathsvg import alttext
 from studybook.mathsvg import draw as typeset
 from studybook.model import Book
 from studybook.reader import read_book
@@ -373,6 +374,96 @@ def test_a_rendered_page_is_not_blank(mini: Built, tmp_path: Path):
 
 
 # ---------------------------------------------------------------------------------------------
+# The formulas' LaTeX as invisible text over their pictures (studybook.render.math_text)
+
+
+def _formula_boxes(reader: PdfReader, height: float) -> dict[int, list[tuple[float, float, float, float]]]:
+    """Where each formula picture is painted: (x0, y0, x1, y1) in pdftotext's coordinates (y down)
+    per 1-based page. A formula is a Form XObject without a transparency group (svg_forms), its
+    picture the form's (0, 0)–(w, h), w and h half its bounding box's far corner."""
+    found: dict[int, list[tuple[float, float, float, float]]] = {}
+    for number, page in enumerate(reader.pages, 1):
+        xobjects = page["/Resources"].get("/XObject", {})
+
+        def visit(op, args, cm, tm, number=number, xobjects=xobjects):
+            if op != b"Do" or args[0] not in xobjects:
+                return
+            form = xobjects[args[0]].get_object()
+            if form.get("/Subtype") != "/Form" or "/Group" in form:
+                return
+            w, h = float(form["/BBox"][2]) / 2, float(form["/BBox"][3]) / 2
+            a, b, c, d, e, f = (float(v) for v in cm)
+            xs = [a * x + c * y + e for x, y in ((0, 0), (w, h))]
+            ys = [height - (b * x + d * y + f) for x, y in ((0, 0), (w, h))]
+            found.setdefault(number, []).append((min(xs), min(ys), max(xs), max(ys)))
+
+        page.extract_text(visitor_operand_before=visit)
+    return found
+
+
+def test_formula_text_can_be_found_and_copied(built: Built, layout: Layout):
+    """pdftotext finds the attention formula's LaTeX where the formula is, and nearly every
+    formula's LaTeX (a word of it split by the extraction's reading order may not join up)."""
+    layer = " ".join(w.text for w in layout.layer)
+    assert layer, "no invisible formula text in the PDF"
+    alts = {alttext(m.tex) for frag in built.book.fragments() for m in frag.maths}
+    found = {alt for alt in alts if alt in layer}
+    assert len(found) >= 0.9 * len(alts), sorted(alts - found)[:10]
+    attention = [w for w in layout.layer if "softmax" in w.text and r"\sqrt{d_k}" in w.text]
+    assert attention, "the attention formula's LaTeX is not findable"
+    assert any(r"\operatorname{Attention}" in w.text for w in layout.layer if w.page == attention[0].page)
+
+
+def test_formula_text_lies_inside_its_picture(built: Built, layout: Layout):
+    """Every word of the invisible layer lies inside a formula picture on its page (so inside the
+    text block, never past the margin), and the layer does not touch the layout: the visible words
+    are where pdftotext would put them without it (checked by the make-up tests)."""
+    boxes = _formula_boxes(built.reader, layout.size[1])
+    assert layout.layer
+    tolerance = 0.5
+    outside = [(w.page, w.text[:40], round(w.x0), round(w.x1)) for w in layout.layer
+               if not any(x0 - tolerance <= w.x0 and w.x1 <= x1 + tolerance
+                          and y0 - tolerance <= w.y0 and w.y1 <= y1 + tolerance
+                          for x0, y0, x1, y1 in boxes.get(w.page, []))]
+    assert not outside, outside[:10]
+    past = []
+    for w in layout.layer:
+        # The text block (book.css.j2: the inner margin is on the left of a right-hand, odd page),
+        # 10 mm wider on either side on a page whose visible text shows a wide table does so.
+        left = INNER_MARGIN if w.page % 2 else layout.size[0] - INNER_MARGIN - MEASURE
+        right = left + MEASURE
+        if any(v.x0 < left - 1 or v.x1 > right + 1 for v in layout.words if v.page == w.page):
+            left, right = left - WIDE_TABLE_OVERHANG, right + WIDE_TABLE_OVERHANG
+        if w.x0 < left - 1 or w.x1 > right + 1 or w.y0 < TOP_MARGIN or w.y1 > layout.size[1] - BOTTOM_MARGIN:
+            past.append((w.page, w.text[:40]))
+    assert not past, past[:10]
+
+
+def test_formula_text_is_an_artifact_read_once(mini: Built):
+    """A screen reader reads a formula once, from the picture's alt text: the layer's text is marked
+    as an /Artifact in the content stream, and the visible text is not."""
+    page = mini.reader.pages[mini.page_of("Q1. What is attention?") - 1]
+    stack: list[bool] = []
+    texts: list[tuple[bool, str]] = []
+
+    def operator(op, args, cm, tm):
+        if op in (b"BDC", b"BMC"):
+            stack.append(args[0] == "/Artifact")
+        elif op == b"EMC" and stack:
+            stack.pop()
+
+    def text(t, cm, tm, font, size):
+        if t.strip():
+            texts.append((any(stack), t))
+
+    page.extract_text(visitor_operand_before=operator, visitor_text=text)
+    artifact = "".join(t for a, t in texts if a)
+    tagged = "".join(t for a, t in texts if not a)
+    assert r"\operatorname{softmax}" in artifact and r"\sqrt{d_k}" in artifact
+    assert "\\" not in tagged and "attention" in tagged.lower()
+
+
+# ---------------------------------------------------------------------------------------------
 # Reproducibility and failures
 
 
@@ -457,6 +548,8 @@ def test_unrenderable_formula_raises():
 
 MM = 72 / 25.4
 TOP_MARGIN, BOTTOM_MARGIN = 22 * MM, 24 * MM  # book.css.j2 @page
+INNER_MARGIN, MEASURE = 32 * MM, 124 * MM  # book.css.j2, pdf/measure.j2
+WIDE_TABLE_OVERHANG = 10 * MM  # book.css.j2: table.wide
 
 
 @dataclass
@@ -479,28 +572,41 @@ class Line:
     text: str
 
 
+# The invisible LaTeX over each formula (studybook.render.math_text) is set at most 0.4 of the text
+# size; no visible text of the book is that small. Its words are kept apart from the page's lines.
+LAYER_RATIO = 0.6
+
+
 class Layout:
-    """Every word and line of a PDF, with its box in points, from poppler's pdftotext -bbox-layout."""
+    """Every word and line of a PDF, with its box in points, from poppler's pdftotext -bbox-layout;
+    the words of the formulas' invisible text layer apart (`layer`)."""
 
     def __init__(self, pdf: Path, tmp_path: Path):
         out = tmp_path / "layout.html"
         subprocess.run(["pdftotext", "-bbox-layout", str(pdf), str(out)], check=True)
         self.words: list[Word] = []
+        self.layer: list[Word] = []
         self.lines: list[Line] = []
         self.size: tuple[float, float] = (0, 0)
         box = r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"'
+        lines: list[list[Word]] = []
         for number, page in enumerate(re.findall(r"<page (.*?)</page>", out.read_text(encoding="utf-8"), re.S), 1):
             self.size = (float(re.search(r'width="([\d.]+)"', page).group(1)),
                          float(re.search(r'height="([\d.]+)"', page).group(1)))
             for line in re.findall(r"<line (.*?)</line>", page, re.S):
-                words = [Word(number, *map(float, w[:4]), html.unescape(w[4]))
-                         for w in re.findall(rf"<word {box}>(.*?)</word>", line)]
-                if not words:
-                    continue
-                self.words += words
-                self.lines.append(Line(number, min(w.x0 for w in words), max(w.x1 for w in words),
-                                       min(w.y0 for w in words), max(w.y1 - w.y0 for w in words),
-                                       " ".join(w.text for w in words)))
+                lines.append([Word(number, *map(float, w[:4]), html.unescape(w[4]))
+                              for w in re.findall(rf"<word {box}>(.*?)</word>", line)])
+        heights = [round(w.y1 - w.y0, 1) for line in lines for w in line]
+        small = LAYER_RATIO * statistics.mode(heights) if heights else 0
+        for line in lines:
+            self.layer += [w for w in line if w.y1 - w.y0 < small]
+            words = [w for w in line if w.y1 - w.y0 >= small]
+            if not words:
+                continue
+            self.words += words
+            self.lines.append(Line(words[0].page, min(w.x0 for w in words), max(w.x1 for w in words),
+                                   min(w.y0 for w in words), max(w.y1 - w.y0 for w in words),
+                                   " ".join(w.text for w in words)))
 
     def body_height(self) -> float:
         return statistics.mode(round(line.height, 1) for line in self.lines)

@@ -39,7 +39,7 @@ from .. import mathsvg
 from ..diagnostics import BuildError, Location, Problem
 from ..model import Book, Fragment, ImageRef, Math, XRef
 from ..templating import environment
-from . import Options
+from . import Options, math_text
 from .epub_cover import edition_line, load_design, motif
 
 EXTENSION = "pdf"
@@ -138,6 +138,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         xref_label=lambda xref: labels.xref(book, xref),
         image_url=lambda name: f"studybook://image/{name}",
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
+        math_layer=lambda pic, scale=1: math_text.layer_box(pic.alt, pic.width_em * scale, pic.height_em),
         print_links=_print_links,
         keep_short_tables=_keep_short_tables,
         page=lambda anchor: str(pages[anchor]) if pages is not None else _PLACEHOLDER_PAGE,
@@ -250,10 +251,11 @@ def layout(doc: HtmlBook, book: Book, options: Options):
     """Lay the document out with WeasyPrint; its complaints become build problems."""
     import weasyprint
 
-    from . import pydyf_patch, svg_forms
+    from . import math_text, pydyf_patch, svg_forms
 
     pydyf_patch.apply()  # tagging in linear time; see the module
     svg_forms.apply()  # each formula drawn once per PDF; see the module
+    math_text.apply()  # the formulas' invisible LaTeX is an artifact, not a second reading
     logger = logging.getLogger("weasyprint")
     capture = LogCapture()
     logger.addHandler(capture)
