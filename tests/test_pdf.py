@@ -654,15 +654,30 @@ def _fullness(pdf: Path, tmp_path: Path, height: float) -> list[float]:
     return result
 
 
+def _short_table_heads(book: Book) -> list[str]:
+    """The header rows (their cells' text, squashed) of the tables kept whole (six rows or fewer)."""
+    heads = []
+    for q in book.questions:
+        text = "".join(p if isinstance(p, str) else "\x00" for p in q.answer.parts)
+        for table in re.findall(r"<table\b.*?</table>", text, re.S):
+            if len(re.findall(r"<tr\b", table.split("</thead>", 1)[-1])) > 6 or "<thead>" not in table:
+                continue
+            cells = re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>", 1)[0], re.S)
+            heads.append(squash(norm(" ".join(html.unescape(re.sub(r"<[^>]+>", "", c)) for c in cells))))
+    return heads
+
+
 def test_no_body_page_is_less_than_three_quarters_full(built: Built, layout: Layout, tmp_path: Path):
     """Except the last page of a chapter, and a page whose next page opens with a block that may
-    not split and did not fit in the space left: a figure, or a question's head with its key-point
-    box taller than that space. Chapter openers are one page (see below) and are not counted."""
+    not split and did not fit in the space left: a figure or a short table (six rows or fewer).
+    A question's head and key points are no excuse: a list of four points or more breaks (two on
+    either side). Chapter openers are one page (see below) and are not counted."""
     openers, end = _chapter_pages(built)
     fullness = _fullness(built.path, tmp_path, layout.size[1])
     w = words(built.book)
     figure_word = w["figure"].split("{n}")[0].strip()
     body_height = layout.body_height()
+    table_heads = _short_table_heads(built.book)
 
     def opens_with_figure(page: int) -> bool:
         captions = [wd.y0 for i, wd in enumerate(layout.words)
@@ -672,22 +687,45 @@ def test_no_body_page_is_less_than_three_quarters_full(built: Built, layout: Lay
                 and line.y0 > TOP_MARGIN]
         return bool(captions) and (not body or min(captions) < min(body))
 
-    def opens_with_a_head_too_tall(page: int, space: float) -> bool:
-        heads = [wd for wd in layout.words if wd.page == page and re.fullmatch(r"Q\d+", wd.text)
-                 and TOP_MARGIN < wd.y0 < TOP_MARGIN + 45 and wd.y1 - wd.y0 > 1.1 * body_height]
-        answer = [wd.y0 for wd in layout.words if wd.page == page and wd.text == w["answer"].upper()]
-        # The head, the box, the answer's label and its first two lines (orphans) go together.
-        return bool(heads) and bool(answer) and min(answer) + 2 * 1.45 * body_height - TOP_MARGIN > space
+    def opens_with_short_table(page: int) -> bool:
+        first = min((line for line in layout.lines if line.page == page and line.y0 > TOP_MARGIN),
+                    key=lambda line: line.y0, default=None)
+        text = squash(norm(first.text)) if first is not None else ""
+        return len(text) >= 3 and any(head.startswith(text) for head in table_heads)
 
     short = []
     for start, stop in zip(openers, [*openers[1:], end], strict=True):
         chapter = [p for p in range(start + 1, stop) if fullness[p - 1] > 0]  # blank pages before a recto are fine
         for page in chapter[:-1]:
-            space = (1 - fullness[page - 1]) * (layout.size[1] - TOP_MARGIN - BOTTOM_MARGIN)
-            if fullness[page - 1] < 0.75 and not opens_with_figure(page + 1) \
-                    and not opens_with_a_head_too_tall(page + 1, space):
+            if fullness[page - 1] < 0.75 and not opens_with_figure(page + 1) and not opens_with_short_table(page + 1):
                 short.append((page, round(fullness[page - 1], 2)))
     assert not short, f"pages less than 75 % full: {short}"
+
+
+def test_a_long_key_point_box_breaks_between_points_with_a_cue(built: Built, layout: Layout):
+    """A key-point box that breaks leaves two points at least on either side, and the foot of the
+    page where it breaks says that the points go on."""
+    cue = squash(words(built.book)["key_points_continued"])
+    pages = [squash(norm("\n".join(line.text for line in layout.lines if line.page == n)))
+             for n in range(1, len(built.texts) + 1)]
+    broken = 0
+    for q in built.book.questions:
+        html_text = "".join(p if isinstance(p, str) else "\x00" for p in q.key_points.parts)
+        items = [squash(norm(html.unescape(re.sub(r"<[^>]+>", "", item)).split("\x00")[0]))[:25]
+                 for item in re.findall(r"<li>(.*?)</li>", html_text, re.S)]
+        items = [item for item in items if len(item) > 8]
+        if len(items) < 2:
+            continue
+        start = built.page_of(f"Q{q.number}. {q.title_text}") - 1
+        where = [next((i for i in range(start, len(pages)) if item in pages[i]), None) for item in items]
+        assert None not in where, (q.number, items, where)
+        if where[0] == where[-1]:
+            continue
+        broken += 1
+        assert where[1] == where[0] and where[-2] == where[-1], (q.number, where)
+        assert cue in pages[where[0]], f"Q{q.number}: no cue at the foot of page {where[0] + 1}"
+    assert broken or built.book.id != "llm-interview-handbook", "no key-point box breaks: the test checks nothing"
+    assert sum(cue in page for page in pages) == broken, [i + 1 for i, page in enumerate(pages) if cue in page]
 
 
 def test_chapter_openers_fit_one_page(built: Built):
@@ -794,3 +832,28 @@ def test_hyphenation_only_in_running_text(built: Built, layout: Layout):
     assert not wrong, wrong
     short = [(wd.page, wd.text) for wd in hyphenated if len(re.search(r"(\w*)\u2010$", wd.text).group(1)) < 3]
     assert not short, short
+
+
+def test_no_hyphenation_ladder_of_three(built: Built, layout: Layout, tmp_path: Path):
+    """No three lines in a row of one paragraph end in a hyphen (the hyphenator's or a word's own):
+    WeasyPrint has no hyphenate-limit-lines; studybook.render.hyphen_ladders sets it to 2."""
+    out = tmp_path / "blocks.html"
+    subprocess.run(["pdftotext", "-bbox-layout", str(built.path), str(out)], check=True)
+    small = LAYER_RATIO * layout.body_height()  # the formulas' invisible text is no line's end
+    word = re.compile(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">(.*?)</word>')
+    ladders = []
+    for number, page in enumerate(re.findall(r"<page (.*?)</page>", out.read_text(encoding="utf-8"), re.S), 1):
+        for block in re.findall(r"<block (.*?)</block>", page, re.S):
+            run: list[str] = []
+            for line in [*re.findall(r"<line (.*?)</line>", block, re.S), ""]:
+                words = [html.unescape(w) for y0, y1, w in word.findall(line) if float(y1) - float(y0) >= small]
+                if not words and line:
+                    continue
+                last = (words or [""])[-1]
+                if re.search(r"\w[-\u2010]$", last):
+                    run.append(last)
+                    continue
+                if len(run) >= 3:
+                    ladders.append((number, run))
+                run = []
+    assert not ladders, ladders
