@@ -857,3 +857,10 @@ def test_no_hyphenation_ladder_of_three(built: Built, layout: Layout, tmp_path: 
                     ladders.append((number, run))
                 run = []
     assert not ladders, ladders
+
+
+def test_no_line_of_leader_dots_alone(built: Built, layout: Layout):
+    """In the contents, the chapter openers' lists and the related questions, the page number
+    comes with the title's last word: never on a line of dots of its own."""
+    alone = [(line.page, line.text) for line in layout.lines if re.fullmatch(r"(?:\.\s*){3,}\d+", line.text)]
+    assert not alone, alone[:10]

@@ -49,3 +49,21 @@ def keep_short_compounds(markup: str) -> str:
         else:
             out.append(piece if skipping else _wrap(piece))
     return Markup("".join(out))
+
+
+_LAST_WORD = re.compile(r"(\S+)(\s*)$")
+
+
+def leader_tail(markup: str, page: str) -> str:
+    """An entry's title with its last word joined to the dot leader and page number that follow it.
+
+    Where the number does not fit after the title, the leader went down alone and filled a line of
+    dots; a typesetter brings the title's last word down with it. The leader is drawn after the
+    `toc-tail` span (book.css.j2), which does not break inside."""
+    text = str(markup)
+    head, sep, tail = text.rpartition(">")
+    match = _LAST_WORD.search(tail)
+    if match is None:  # the title ends with markup (a formula): the leader follows it
+        return Markup(f'{text}<span class="toc-tail" data-page="{page}"></span>')
+    return Markup(f'{head}{sep}{tail[:match.start()]}<span class="toc-tail" data-page="{page}">'
+                  f'{match.group(1)}</span>{match.group(2)}')

@@ -142,6 +142,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         print_links=_print_links,
         keep_short_tables=_keep_short_tables,
         keep_short_compounds=breaks.keep_short_compounds,
+        leader_tail=breaks.leader_tail,
         page=lambda anchor: str(pages[anchor]) if pages is not None else _PLACEHOLDER_PAGE,
         deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
