@@ -864,3 +864,14 @@ def test_no_line_of_leader_dots_alone(built: Built, layout: Layout):
     comes with the title's last word: never on a line of dots of its own."""
     alone = [(line.page, line.text) for line in layout.lines if re.fullmatch(r"(?:\.\s*){3,}\d+", line.text)]
     assert not alone, alone[:10]
+
+
+def test_a_page_reference_is_not_broken(built: Built, layout: Layout):
+    """"(p. 63)" and "（第 63 页）" stay on one line: no line ends with the opening of one."""
+    w = words(built.book)
+    opening = (w["paren_open"] + w["page_before"]).strip()
+    # pdftotext cuts a widely justified line in two: a part to its right on the same baseline goes on.
+    broken = [(line.page, line.text[-30:]) for line in layout.lines if line.text.endswith(opening)
+              and not any(other.page == line.page and abs(other.y0 - line.y0) < 2 and other.x0 > line.x1
+                          for other in layout.lines)]
+    assert not broken, broken[:10]

@@ -52,6 +52,9 @@ def keep_short_compounds(markup: str) -> str:
 
 
 _LAST_WORD = re.compile(r"(\S+)(\s*)$")
+# Chinese has no spaces: its "last word" is the last two characters (an ideograph and a mark).
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+_CJK_TAIL = 2
 
 
 def leader_tail(markup: str, page: str) -> str:
@@ -65,5 +68,8 @@ def leader_tail(markup: str, page: str) -> str:
     match = _LAST_WORD.search(tail)
     if match is None:  # the title ends with markup (a formula): the leader follows it
         return Markup(f'{text}<span class="toc-tail" data-page="{page}"></span>')
-    return Markup(f'{head}{sep}{tail[:match.start()]}<span class="toc-tail" data-page="{page}">'
-                  f'{match.group(1)}</span>{match.group(2)}')
+    start = match.start()
+    if _CJK.search(match.group(1)):
+        start = max(start, match.end(1) - _CJK_TAIL)
+    return Markup(f'{head}{sep}{tail[:start]}<span class="toc-tail" data-page="{page}">'
+                  f'{tail[start:match.end(1)]}</span>{match.group(2)}')
