@@ -1,7 +1,7 @@
 """TeX's spacing rules where ziamath 0.13 has its own: documented monkeypatches of the formula drawing.
 
 ziamath follows the MathML operator dictionary, which spaces a formula differently from the TeX the
-authors wrote and from the MathJax the Anki cards use. Two rules cannot be expressed in the MathML
+authors wrote and from the MathJax the Anki cards use. Some rules cannot be expressed in the MathML
 (studybook.mathtex sets what can: the form of a unary minus, no space after ∂ and ∇, a quad between
 the columns of `cases`), so they are patched into ziamath here, once, by `install`:
 
@@ -13,6 +13,15 @@ the columns of `cases`), so they are patched into ziamath here, once, by `instal
   so a fraction that is a hair taller than a size picks the next, much taller one. TeX lets the
   delimiter fall short of the content's extent about the math axis by 10 % or 5 pt
   (\\delimiterfactor=901, \\delimitershortfall=5pt); that is the rule used here.
+- The parts of a fraction are never in display style: TeX sets the numerator and denominator of a
+  display fraction (and of `\\dfrac`) in text style. ziamath kept display style for them, so a sum in
+  a denominator (`\\frac{e^{z_i}}{\\sum_j e^{z_j}}`) was the large display Σ with its limit under
+  it, its top against the fraction bar; in text style it is the text Σ with its limit as a subscript.
+- Radicals: ziamath's box of `\\sqrt` ends at the top of the overbar; TeX's adds the font's
+  RadicalExtraAscender above it, the clearance that keeps the overbar off a fraction bar above
+  (`\\frac{1}{\\sqrt{d_k}}` inline: 0.068 em between the two rules, read as one thick rule).
+- Limits of a large operator set as scripts (text style): ziamath attaches them by pulling them back
+  over the operator's right space, which then is not put after them; it is, as in TeX.
 - Limits under a large operator in display style (`\\sum_{u\\in V^{(p)}}`): ziamath centres them
   under the operator but does not move the operator when they are wider, so they reach back into
   whatever stands before (a fraction bar, the brace of `cases`). As in TeX, the whole atom is as
@@ -174,7 +183,13 @@ def install() -> None:
         def run(self: Any, **kwargs: Any) -> None:
             original(self, **kwargs)
             base = self.base
-            if not (base.params.get("movablelimits") == "true" and base.style.displaystyle):
+            if base.params.get("movablelimits") != "true":
+                return
+            if not base.style.displaystyle:
+                # Limits set as scripts: ziamath pulls them back over the operator's right space
+                # and never puts it after them, so "∑_j e" had no space before the "e".
+                space = base.size_px(base.params.get("rspace", "0"))
+                self.bbox = BBox(self.bbox.xmin, self.bbox.xmax + space, self.bbox.ymin, self.bbox.ymax)
                 return
             shift = -min(x + node.bbox.xmin for (x, _), node in zip(self.nodexy, self.nodes, strict=True))
             if shift > 0:
@@ -184,3 +199,24 @@ def install() -> None:
 
     msubsup.Msub._setup = widen(msubsup.Msub._setup)  # type: ignore[method-assign]
     msubsup.Msubsup._setup = widen(msubsup.Msubsup._setup)  # type: ignore[method-assign]
+
+    from ziamath.nodes import mfrac, mroot
+
+    original_frac = mfrac.Mfrac.__init__
+
+    def frac_init(self: Any, element: ET.Element, parent: Any, **kwargs: Any) -> None:
+        for part in element:  # an explicit \displaystyle inside a part still wins
+            if "displaystyle" not in part.attrib:
+                part.set("displaystyle", "false")
+        original_frac(self, element, parent, **kwargs)
+
+    mfrac.Mfrac.__init__ = frac_init  # type: ignore[method-assign]
+
+    original_root = mroot.Mroot._setup
+
+    def root_setup(self: Any, **kwargs: Any) -> None:
+        original_root(self, **kwargs)
+        extra = self.units_to_points(self.font.math.consts.radicalExtraAscender)
+        self.bbox = BBox(self.bbox.xmin, self.bbox.xmax, self.bbox.ymin, self.bbox.ymax + extra)
+
+    mroot.Mroot._setup = root_setup  # type: ignore[method-assign]

@@ -148,3 +148,46 @@ def test_limits_of_a_sum_do_not_reach_into_what_precedes_them():
     glyph = boxes(tex, True)
     brace = glyph[2]
     assert all(g.left >= brace.right for g in glyph[3:]), [round(g.left, 2) for g in glyph[3:9]]
+
+
+def _rules(tex: str, display: bool) -> list[Box]:
+    """The horizontal rules of a formula (fraction bars, radical overbars), top to bottom."""
+    root = ET.fromstring(draw(tex, display).svg)
+    rules = []
+    for rect in root.iter(f"{SVG}rect"):
+        x, y, w, h = (float(rect.get(k) or 0) for k in ("x", "y", "width", "height"))
+        rules.append(Box(f"M {x} {y} L {x + w} {y + h}"))
+    return sorted(rules, key=lambda r: r.top)
+
+
+def test_a_sum_in_a_denominator_is_set_in_text_style():
+    """The denominator of a display fraction is in text style, as in TeX: the text Σ with its limit
+    as a subscript beside it (ziamath set the display Σ with the limit under it, its top 0.15 em
+    from the bar), and the operator's thin space after the limit."""
+    for tex in (r"p_i=\frac{e^{z_i}}{\sum_{j}e^{z_j}}",
+                r"\tilde p=\begin{cases}\dfrac{p(v)}{\sum_{u\in V}p(u)}, & v\in V\\ 0, & \text{otherwise}\end{cases}"):
+        display_sum = boxes(r"\sum_{j}e", True)[0]
+        glyph = boxes(tex, True)
+        bar = _rules(tex, True)[0]
+        sigma = min((g for g in glyph if g.top > bar.bottom and bar.left <= g.left <= bar.right),
+                    key=lambda g: g.left)  # the denominator's first glyph
+        assert (sigma.bottom - sigma.top) < 0.85 * (display_sum.bottom - display_sum.top), tex
+        limit, after = glyph[glyph.index(sigma) + 1], glyph[glyph.index(sigma) + 2]
+        assert limit.left > sigma.right - 0.05 * mathsvg._SIZE, tex  # beside, not under
+        assert em(sigma.top - bar.bottom) >= 0.068, tex  # TeX's least gap in text style
+        if tex.startswith("p_i"):
+            assert em(after.left - limit.right) > 0.15, em(after.left - limit.right)  # the thin space
+
+
+def test_a_radical_in_a_denominator_clears_the_bar():
+    """A radical's box includes the font's extra ascender above its overbar (TeX does): below a
+    fraction bar the two rules are the gap plus that ascender apart, not one rule's width."""
+    # Inline, the parts of a fraction are in script size (70 %): so are the gap and the ascender.
+    for display, least in ((False, 0.7 * (0.068 + 0.078)), (True, 0.15 + 0.078)):
+        bar, overbar = _rules(r"\frac{1}{\sqrt{d_k}}", display)[:2]
+        gap = em(overbar.top - bar.bottom)
+        assert gap >= least - 0.005, (display, gap)
+    # The same inside a sum's argument: the RMSNorm formula of the handbook.
+    tex = r"\frac{\mathbf{x}}{\sqrt{\tfrac{1}{d}\sum_{i=1}^{d}x_i^{2}+\epsilon}}"
+    bar, overbar = _rules(tex, True)[:2]
+    assert em(overbar.top - bar.bottom) >= 0.068 + 0.078 - 0.005

@@ -23,6 +23,7 @@ from pypdf.generic import IndirectObject
 from conftest import BOOK, BOOK_ZH, FIXTURES, ROOT, run_build
 from studybook import labels
 from studybook.mathsvg import DrawError as MathRenderError
+from studybook.mathsvg import alttext
 from studybook.mathsvg import draw as typeset
 from studybook.model import Book, XRef
 from studybook.reader import read_book
@@ -433,6 +434,96 @@ def test_a_rendered_page_is_not_blank(mini: Built, tmp_path: Path):
 
 
 # ---------------------------------------------------------------------------------------------
+# The formulas' LaTeX as invisible text over their pictures (studybook.render.math_text)
+
+
+def _formula_boxes(reader: PdfReader, height: float) -> dict[int, list[tuple[float, float, float, float]]]:
+    """Where each formula picture is painted: (x0, y0, x1, y1) in pdftotext's coordinates (y down)
+    per 1-based page. A formula is a Form XObject without a transparency group (svg_forms), its
+    picture the form's (0, 0)–(w, h), w and h half its bounding box's far corner."""
+    found: dict[int, list[tuple[float, float, float, float]]] = {}
+    for number, page in enumerate(reader.pages, 1):
+        xobjects = page["/Resources"].get("/XObject", {})
+
+        def visit(op, args, cm, tm, number=number, xobjects=xobjects):
+            if op != b"Do" or args[0] not in xobjects:
+                return
+            form = xobjects[args[0]].get_object()
+            if form.get("/Subtype") != "/Form" or "/Group" in form:
+                return
+            w, h = float(form["/BBox"][2]) / 2, float(form["/BBox"][3]) / 2
+            a, b, c, d, e, f = (float(v) for v in cm)
+            xs = [a * x + c * y + e for x, y in ((0, 0), (w, h))]
+            ys = [height - (b * x + d * y + f) for x, y in ((0, 0), (w, h))]
+            found.setdefault(number, []).append((min(xs), min(ys), max(xs), max(ys)))
+
+        page.extract_text(visitor_operand_before=visit)
+    return found
+
+
+def test_formula_text_can_be_found_and_copied(built: Built, layout: Layout):
+    """pdftotext finds the attention formula's LaTeX where the formula is, and nearly every
+    formula's LaTeX (a word of it split by the extraction's reading order may not join up)."""
+    layer = " ".join(w.text for w in layout.layer)
+    assert layer, "no invisible formula text in the PDF"
+    alts = {alttext(m.tex) for frag in built.book.fragments() for m in frag.maths}
+    found = {alt for alt in alts if alt in layer}
+    assert len(found) >= 0.9 * len(alts), sorted(alts - found)[:10]
+    attention = [w for w in layout.layer if "softmax" in w.text and r"\sqrt{d_k}" in w.text]
+    assert attention, "the attention formula's LaTeX is not findable"
+    assert any(r"\operatorname{Attention}" in w.text for w in layout.layer if w.page == attention[0].page)
+
+
+def test_formula_text_lies_inside_its_picture(built: Built, layout: Layout):
+    """Every word of the invisible layer lies inside a formula picture on its page (so inside the
+    text block, never past the margin), and the layer does not touch the layout: the visible words
+    are where pdftotext would put them without it (checked by the make-up tests)."""
+    boxes = _formula_boxes(built.reader, layout.size[1])
+    assert layout.layer
+    tolerance = 0.5
+    outside = [(w.page, w.text[:40], round(w.x0), round(w.x1)) for w in layout.layer
+               if not any(x0 - tolerance <= w.x0 and w.x1 <= x1 + tolerance
+                          and y0 - tolerance <= w.y0 and w.y1 <= y1 + tolerance
+                          for x0, y0, x1, y1 in boxes.get(w.page, []))]
+    assert not outside, outside[:10]
+    past = []
+    for w in layout.layer:
+        # The text block (book.css.j2: the inner margin is on the left of a right-hand, odd page),
+        # 10 mm wider on either side on a page whose visible text shows a wide table does so.
+        left = INNER_MARGIN if w.page % 2 else layout.size[0] - INNER_MARGIN - MEASURE
+        right = left + MEASURE
+        if any(v.x0 < left - 1 or v.x1 > right + 1 for v in layout.words if v.page == w.page):
+            left, right = left - WIDE_TABLE_OVERHANG, right + WIDE_TABLE_OVERHANG
+        if w.x0 < left - 1 or w.x1 > right + 1 or w.y0 < TOP_MARGIN or w.y1 > layout.size[1] - BOTTOM_MARGIN:
+            past.append((w.page, w.text[:40]))
+    assert not past, past[:10]
+
+
+def test_formula_text_is_an_artifact_read_once(mini: Built):
+    """A screen reader reads a formula once, from the picture's alt text: the layer's text is marked
+    as an /Artifact in the content stream, and the visible text is not."""
+    page = mini.reader.pages[mini.page_of("Q1. What is attention?") - 1]
+    stack: list[bool] = []
+    texts: list[tuple[bool, str]] = []
+
+    def operator(op, args, cm, tm):
+        if op in (b"BDC", b"BMC"):
+            stack.append(args[0] == "/Artifact")
+        elif op == b"EMC" and stack:
+            stack.pop()
+
+    def text(t, cm, tm, font, size):
+        if t.strip():
+            texts.append((any(stack), t))
+
+    page.extract_text(visitor_operand_before=operator, visitor_text=text)
+    artifact = "".join(t for a, t in texts if a)
+    tagged = "".join(t for a, t in texts if not a)
+    assert r"\operatorname{softmax}" in artifact and r"\sqrt{d_k}" in artifact
+    assert "\\" not in tagged and "attention" in tagged.lower()
+
+
+# ---------------------------------------------------------------------------------------------
 # Reproducibility and failures
 
 
@@ -517,6 +608,8 @@ def test_unrenderable_formula_raises():
 
 MM = 72 / 25.4
 TOP_MARGIN, BOTTOM_MARGIN = 22 * MM, 24 * MM  # book.css.j2 @page
+INNER_MARGIN, MEASURE = 32 * MM, 124 * MM  # book.css.j2, pdf/measure.j2
+WIDE_TABLE_OVERHANG = 10 * MM  # book.css.j2: table.wide
 
 
 @dataclass
@@ -539,28 +632,41 @@ class Line:
     text: str
 
 
+# The invisible LaTeX over each formula (studybook.render.math_text) is set at most 0.4 of the text
+# size; no visible text of the book is that small. Its words are kept apart from the page's lines.
+LAYER_RATIO = 0.6
+
+
 class Layout:
-    """Every word and line of a PDF, with its box in points, from poppler's pdftotext -bbox-layout."""
+    """Every word and line of a PDF, with its box in points, from poppler's pdftotext -bbox-layout;
+    the words of the formulas' invisible text layer apart (`layer`)."""
 
     def __init__(self, pdf: Path, tmp_path: Path):
         out = tmp_path / "layout.html"
         subprocess.run(["pdftotext", "-bbox-layout", str(pdf), str(out)], check=True)
         self.words: list[Word] = []
+        self.layer: list[Word] = []
         self.lines: list[Line] = []
         self.size: tuple[float, float] = (0, 0)
         box = r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"'
+        lines: list[list[Word]] = []
         for number, page in enumerate(re.findall(r"<page (.*?)</page>", out.read_text(encoding="utf-8"), re.S), 1):
             self.size = (float(re.search(r'width="([\d.]+)"', page).group(1)),
                          float(re.search(r'height="([\d.]+)"', page).group(1)))
             for line in re.findall(r"<line (.*?)</line>", page, re.S):
-                words = [Word(number, *map(float, w[:4]), html.unescape(w[4]))
-                         for w in re.findall(rf"<word {box}>(.*?)</word>", line)]
-                if not words:
-                    continue
-                self.words += words
-                self.lines.append(Line(number, min(w.x0 for w in words), max(w.x1 for w in words),
-                                       min(w.y0 for w in words), max(w.y1 - w.y0 for w in words),
-                                       " ".join(w.text for w in words)))
+                lines.append([Word(number, *map(float, w[:4]), html.unescape(w[4]))
+                              for w in re.findall(rf"<word {box}>(.*?)</word>", line)])
+        heights = [round(w.y1 - w.y0, 1) for line in lines for w in line]
+        small = LAYER_RATIO * statistics.mode(heights) if heights else 0
+        for line in lines:
+            self.layer += [w for w in line if w.y1 - w.y0 < small]
+            words = [w for w in line if w.y1 - w.y0 >= small]
+            if not words:
+                continue
+            self.words += words
+            self.lines.append(Line(words[0].page, min(w.x0 for w in words), max(w.x1 for w in words),
+                                   min(w.y0 for w in words), max(w.y1 - w.y0 for w in words),
+                                   " ".join(w.text for w in words)))
 
     def body_height(self) -> float:
         return statistics.mode(round(line.height, 1) for line in self.lines)
@@ -608,15 +714,30 @@ def _fullness(pdf: Path, tmp_path: Path, height: float) -> list[float]:
     return result
 
 
+def _short_table_heads(book: Book) -> list[str]:
+    """The header rows (their cells' text, squashed) of the tables kept whole (six rows or fewer)."""
+    heads = []
+    for q in book.questions:
+        text = "".join(p if isinstance(p, str) else "\x00" for p in q.answer.parts)
+        for table in re.findall(r"<table\b.*?</table>", text, re.S):
+            if len(re.findall(r"<tr\b", table.split("</thead>", 1)[-1])) > 6 or "<thead>" not in table:
+                continue
+            cells = re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>", 1)[0], re.S)
+            heads.append(squash(norm(" ".join(html.unescape(re.sub(r"<[^>]+>", "", c)) for c in cells))))
+    return heads
+
+
 def test_no_body_page_is_less_than_three_quarters_full(built: Built, layout: Layout, tmp_path: Path):
     """Except the last page of a chapter, and a page whose next page opens with a block that may
-    not split and did not fit in the space left: a figure, or a question's head with its key-point
-    box taller than that space. Chapter openers are one page (see below) and are not counted."""
+    not split and did not fit in the space left: a figure or a short table (six rows or fewer).
+    A question's head and key points are no excuse: a list of four points or more breaks (two on
+    either side). Chapter openers are one page (see below) and are not counted."""
     openers, end = _chapter_pages(built)
     fullness = _fullness(built.path, tmp_path, layout.size[1])
     w = words(built.book)
     figure_word = w["figure"].split("{n}")[0].strip()
     body_height = layout.body_height()
+    table_heads = _short_table_heads(built.book)
 
     def opens_with_figure(page: int) -> bool:
         captions = [wd.y0 for i, wd in enumerate(layout.words)
@@ -626,22 +747,45 @@ def test_no_body_page_is_less_than_three_quarters_full(built: Built, layout: Lay
                 and line.y0 > TOP_MARGIN]
         return bool(captions) and (not body or min(captions) < min(body))
 
-    def opens_with_a_head_too_tall(page: int, space: float) -> bool:
-        heads = [wd for wd in layout.words if wd.page == page and re.fullmatch(r"Q\d+", wd.text)
-                 and TOP_MARGIN < wd.y0 < TOP_MARGIN + 45 and wd.y1 - wd.y0 > 1.1 * body_height]
-        answer = [wd.y0 for wd in layout.words if wd.page == page and wd.text == w["answer"].upper()]
-        # The head, the box, the answer's label and its first two lines (orphans) go together.
-        return bool(heads) and bool(answer) and min(answer) + 2 * 1.45 * body_height - TOP_MARGIN > space
+    def opens_with_short_table(page: int) -> bool:
+        first = min((line for line in layout.lines if line.page == page and line.y0 > TOP_MARGIN),
+                    key=lambda line: line.y0, default=None)
+        text = squash(norm(first.text)) if first is not None else ""
+        return len(text) >= 3 and any(head.startswith(text) for head in table_heads)
 
     short = []
     for start, stop in zip(openers, [*openers[1:], end], strict=True):
         chapter = [p for p in range(start + 1, stop) if fullness[p - 1] > 0]  # blank pages before a recto are fine
         for page in chapter[:-1]:
-            space = (1 - fullness[page - 1]) * (layout.size[1] - TOP_MARGIN - BOTTOM_MARGIN)
-            if fullness[page - 1] < 0.75 and not opens_with_figure(page + 1) \
-                    and not opens_with_a_head_too_tall(page + 1, space):
+            if fullness[page - 1] < 0.75 and not opens_with_figure(page + 1) and not opens_with_short_table(page + 1):
                 short.append((page, round(fullness[page - 1], 2)))
     assert not short, f"pages less than 75 % full: {short}"
+
+
+def test_a_long_key_point_box_breaks_between_points_with_a_cue(built: Built, layout: Layout):
+    """A key-point box that breaks leaves two points at least on either side, and the foot of the
+    page where it breaks says that the points go on."""
+    cue = squash(words(built.book)["key_points_continued"])
+    pages = [squash(norm("\n".join(line.text for line in layout.lines if line.page == n)))
+             for n in range(1, len(built.texts) + 1)]
+    broken = 0
+    for q in built.book.questions:
+        html_text = "".join(p if isinstance(p, str) else "\x00" for p in q.key_points.parts)
+        items = [squash(norm(html.unescape(re.sub(r"<[^>]+>", "", item)).split("\x00")[0]))[:25]
+                 for item in re.findall(r"<li>(.*?)</li>", html_text, re.S)]
+        items = [item for item in items if len(item) > 8]
+        if len(items) < 2:
+            continue
+        start = built.page_of(f"Q{q.number}. {q.title_text}") - 1
+        where = [next((i for i in range(start, len(pages)) if item in pages[i]), None) for item in items]
+        assert None not in where, (q.number, items, where)
+        if where[0] == where[-1]:
+            continue
+        broken += 1
+        assert where[1] == where[0] and where[-2] == where[-1], (q.number, where)
+        assert cue in pages[where[0]], f"Q{q.number}: no cue at the foot of page {where[0] + 1}"
+    assert broken or built.book.id != "llm-interview-handbook", "no key-point box breaks: the test checks nothing"
+    assert sum(cue in page for page in pages) == broken, [i + 1 for i, page in enumerate(pages) if cue in page]
 
 
 def test_chapter_openers_fit_one_page(built: Built):
@@ -748,3 +892,46 @@ def test_hyphenation_only_in_running_text(built: Built, layout: Layout):
     assert not wrong, wrong
     short = [(wd.page, wd.text) for wd in hyphenated if len(re.search(r"(\w*)\u2010$", wd.text).group(1)) < 3]
     assert not short, short
+
+
+def test_no_hyphenation_ladder_of_three(built: Built, layout: Layout, tmp_path: Path):
+    """No three lines in a row of one paragraph end in a hyphen (the hyphenator's or a word's own):
+    WeasyPrint has no hyphenate-limit-lines; studybook.render.hyphen_ladders sets it to 2."""
+    out = tmp_path / "blocks.html"
+    subprocess.run(["pdftotext", "-bbox-layout", str(built.path), str(out)], check=True)
+    small = LAYER_RATIO * layout.body_height()  # the formulas' invisible text is no line's end
+    word = re.compile(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">(.*?)</word>')
+    ladders = []
+    for number, page in enumerate(re.findall(r"<page (.*?)</page>", out.read_text(encoding="utf-8"), re.S), 1):
+        for block in re.findall(r"<block (.*?)</block>", page, re.S):
+            run: list[str] = []
+            for line in [*re.findall(r"<line (.*?)</line>", block, re.S), ""]:
+                words = [html.unescape(w) for y0, y1, w in word.findall(line) if float(y1) - float(y0) >= small]
+                if not words and line:
+                    continue
+                last = (words or [""])[-1]
+                if re.search(r"\w[-\u2010]$", last):
+                    run.append(last)
+                    continue
+                if len(run) >= 3:
+                    ladders.append((number, run))
+                run = []
+    assert not ladders, ladders
+
+
+def test_no_line_of_leader_dots_alone(built: Built, layout: Layout):
+    """In the contents, the chapter openers' lists and the related questions, the page number
+    comes with the title's last word: never on a line of dots of its own."""
+    alone = [(line.page, line.text) for line in layout.lines if re.fullmatch(r"(?:\.\s*){3,}\d+", line.text)]
+    assert not alone, alone[:10]
+
+
+def test_a_page_reference_is_not_broken(built: Built, layout: Layout):
+    """"(p. 63)" and "（第 63 页）" stay on one line: no line ends with the opening of one."""
+    w = words(built.book)
+    opening = (w["paren_open"] + w["page_before"]).strip()
+    # pdftotext cuts a widely justified line in two: a part to its right on the same baseline goes on.
+    broken = [(line.page, line.text[-30:]) for line in layout.lines if line.text.endswith(opening)
+              and not any(other.page == line.page and abs(other.y0 - line.y0) < 2 and other.x0 > line.x1
+                          for other in layout.lines)]
+    assert not broken, broken[:10]

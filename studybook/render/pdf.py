@@ -39,7 +39,7 @@ from .. import mathsvg
 from ..diagnostics import BuildError, Location, Problem
 from ..model import Book, Fragment, ImageRef, Math, XRef
 from ..templating import environment
-from . import Options
+from . import Options, breaks, math_text
 from .epub_cover import edition_line, load_design, motif
 
 EXTENSION = "pdf"
@@ -180,8 +180,11 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         xref_label=lambda xref: labels.xref(book, xref),
         image_url=lambda name: f"studybook://image/{name}",
         math_url=lambda pic: f"studybook://math/{pic.key}.svg",
+        math_layer=lambda pic, scale=1: math_text.layer_box(pic.alt, pic.width_em * scale, pic.height_em),
         print_links=_print_links,
         keep_short_tables=_keep_short_tables,
+        keep_short_compounds=breaks.keep_short_compounds,
+        leader_tail=breaks.leader_tail,
         page=lambda anchor: str(pages[anchor]) if pages is not None else mark,
         deco_class=lambda name: re.sub(r"[^A-Za-z0-9_-]", "_", name),
     )
@@ -295,10 +298,12 @@ def layout(doc: HtmlBook, book: Book, options: Options, fonts=None):
     """Lay the document out with WeasyPrint; its complaints become build problems."""
     import weasyprint
 
-    from . import pydyf_patch, svg_forms
+    from . import hyphen_ladders, math_text, pydyf_patch, svg_forms
 
     pydyf_patch.apply()  # tagging in linear time; see the module
     svg_forms.apply()  # each formula drawn once per PDF; see the module
+    math_text.apply()  # the formulas' invisible LaTeX is an artifact, not a second reading
+    hyphen_ladders.apply()  # at most two hyphenated lines in a row; see the module
     logger = logging.getLogger("weasyprint")
     capture = LogCapture()
     logger.addHandler(capture)
