@@ -57,19 +57,20 @@ _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _CJK_TAIL = 2
 
 
-def leader_tail(markup: str, page: str) -> str:
+def leader_tail(markup: str, page: str, target: str) -> str:
     """An entry's title with its last word joined to the dot leader and page number that follow it.
 
     Where the number does not fit after the title, the leader went down alone and filled a line of
     dots; a typesetter brings the title's last word down with it. The leader is drawn after the
-    `toc-tail` span (book.css.j2), which does not break inside."""
+    `toc-tail` span (book.css.j2), which does not break inside. The span names the link's
+    `target` (`data-href`) so that its page number is filled in like a link's (page_numbers.py)."""
     text = str(markup)
     head, sep, tail = text.rpartition(">")
     match = _LAST_WORD.search(tail)
     if match is None:  # the title ends with markup (a formula): the leader follows it
-        return Markup(f'{text}<span class="toc-tail" data-page="{page}"></span>')
+        return Markup(f'{text}<span class="toc-tail" data-page="{page}" data-href="{target}"></span>')
     start = match.start()
     if _CJK.search(match.group(1)):
         start = max(start, match.end(1) - _CJK_TAIL)
-    return Markup(f'{head}{sep}{tail[:start]}<span class="toc-tail" data-page="{page}">'
+    return Markup(f'{head}{sep}{tail[:start]}<span class="toc-tail" data-page="{page}" data-href="{target}">'
                   f'{tail[start:match.end(1)]}</span>{match.group(2)}')

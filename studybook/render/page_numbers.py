@@ -77,13 +77,19 @@ def _number_boxes(box: Any, path: tuple, mark: str):
 def _is_page_number(box: boxes.TextBox) -> bool:
     element = box.element
     return ((box.element_tag or "").endswith("::after") and element is not None
-            and element.get("data-page") is not None and (element.get("href") or "").startswith("#"))
+            and element.get("data-page") is not None and _target(element).startswith("#"))
+
+
+def _target(element: Any) -> str:
+    # A link's own href, or for the title tail that carries a contents entry's leader and
+    # number (breaks.leader_tail), the href of the link it stands in.
+    return str(element.get("href") or element.get("data-href") or "")
 
 
 def _fill_line(line: Any, anchors: dict[str, int], mark: str) -> int:
     found = list(_number_boxes(line, (line,), mark))
     for path, text_box in found:
-        anchor = text_box.element.get("href")[1:]
+        anchor = _target(text_box.element)[1:]
         if anchor not in anchors:
             raise PageNumberError(f"a page number refers to #{anchor}, which is on no page")
         number = str(anchors[anchor])
