@@ -269,6 +269,16 @@ def test_long_code_lines_wrap_inside_the_margins(stressed: Built, tmp_path: Path
     assert outside == []
 
 
+def test_a_wrapped_code_line_goes_on_under_a_hanging_indent(stressed: Built, tmp_path: Path):
+    # Back at column 0 a continuation reads as a new source line; it goes on indented instead.
+    lines = Layout(stressed.path, tmp_path).lines
+    first = next(line for line in lines if line.text.startswith("x = weight_0 "))
+    rest = [line for line in lines if line.page == first.page and line.y0 > first.y0
+            and re.fullmatch(r"(\+ )?weight_\d+( \+ weight_\d+)*( \+)?", line.text)]
+    assert rest, "the long code line should wrap"
+    assert all(line.x0 >= first.x0 + 10 for line in rest), [(line.x0, line.text[:20]) for line in rest]
+
+
 def test_inline_links_print_their_url_in_a_footnote(stressed: Built):
     url = "https://example.org/a/rather/long/path/to/the-paper.pdf"
     page = next(i for i, text in enumerate(stressed.texts) if "the original paper" in text)

@@ -33,6 +33,7 @@ from pathlib import PurePath
 
 from markupsafe import Markup
 
+from .narrow import code_lines
 from .. import index as index_mod
 from .. import labels as labels_mod
 from .. import mathsvg
@@ -208,7 +209,9 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }
     context["css"] = env.get_template("pdf/book.css.j2").render(context)
-    document = env.get_template("pdf/book.html.j2").render(context)
+    # Each source line of a code block becomes a block of its own (narrow.code_lines), so a line
+    # too long for the measure goes on under a hanging indent instead of back at column 0.
+    document = code_lines(env.get_template("pdf/book.html.j2").render(context))
 
     resources = {f"studybook://image/{name}": (image.data, image.media_type)
                  for name, image in book.images.items()}
