@@ -33,7 +33,6 @@ from pathlib import PurePath
 
 from markupsafe import Markup
 
-from .narrow import code_lines
 from .. import index as index_mod
 from .. import labels as labels_mod
 from .. import mathsvg
@@ -42,6 +41,7 @@ from ..model import Book, Fragment, ImageRef, Math, XRef
 from ..templating import environment
 from . import Options, breaks, math_text
 from .epub_cover import edition_line, load_design, motif
+from .narrow import code_lines
 
 EXTENSION = "pdf"
 PAPERS = ("a4", "letter")
