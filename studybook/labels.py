@@ -88,6 +88,8 @@ class Labels(Mapping[str, Any]):
         label = self.target(book, xref.target)
         if xref.parenthesized:
             return XrefLabel(label, xref.text.text == label, self["comma"], "")
+        if xref.nested:
+            return XrefLabel(label, xref.text.text == label, self["bracket_open"], self["bracket_close"])
         return XrefLabel(label, xref.text.text == label, self["paren_open"], self["paren_close"])
 
     def date(self, epoch: int) -> str:

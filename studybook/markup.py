@@ -512,15 +512,32 @@ def _merge(parts: list[Part]) -> Fragment:
 
 
 def _mark_parentheses(frag: Fragment) -> Fragment:
+    # A link that closes the author's own parentheses — "(see [tokenization](#q1))", Chinese
+    # "（见[分词](#q1)）" — takes its label after a comma, not in a second pair of parentheses;
+    # one further inside them takes it in brackets, as parentheses within parentheses are set.
     parts = list(frag.parts)
     for i, part in enumerate(parts):
         if isinstance(part, XRef):
             before = parts[i - 1] if i > 0 else ""
             after = parts[i + 1] if i + 1 < len(parts) else ""
-            if (isinstance(before, str) and before.rstrip().endswith("(")
-                    and isinstance(after, str) and after.lstrip().startswith(")")):
-                parts[i] = XRef(part.target, part.text, part.location, parenthesized=True)
+            if isinstance(before, str) and _open_parenthesis(before):
+                closes = isinstance(after, str) and after.lstrip().startswith((")", "）"))
+                parts[i] = XRef(part.target, part.text, part.location, parenthesized=closes,
+                                nested=not closes)
     return Fragment(tuple(parts))
+
+
+def _open_parenthesis(text: str) -> bool:
+    """Whether `text` ends inside a parenthesis it opened (half or full width)."""
+    depth = 0
+    for char in reversed(text):
+        if char in ")）":
+            depth += 1
+        elif char in "(（":
+            if depth == 0:
+                return True
+            depth -= 1
+    return False
 
 
 def to_fragment(text: str, start_line: int, path: str, ctx: Context, *, inline: bool = False) -> Fragment:

@@ -38,14 +38,16 @@ class Math:
 
 @dataclass(frozen=True)
 class XRef:
-    """A link to a question or a chapter. `parenthesized`: the author wrote it inside (…), so a
-    label is appended with a comma rather than in a second pair of parentheses."""
+    """A link to a question or a chapter. `parenthesized`: the author wrote it at the end of their
+    own (…), so a label is appended with a comma rather than in a second pair of parentheses;
+    `nested`: inside their (…) but not at its end, so a label goes in brackets."""
 
     kind: ClassVar[str] = "xref"
     target: str  # question or topic id
     text: Fragment
     location: Location
     parenthesized: bool = False
+    nested: bool = False
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,27 @@ def test_no_output_doubles_a_cross_reference_label(handbook_dist: Path):
     for name, text in (("pdf", pdf), ("epub", epub), ("anki", anki)):
         text = " ".join(text.split())
         assert not DOUBLED.findall(text), (name, DOUBLED.findall(text)[:5])
+        # "(see tokenization (Q1, p. 8))": a link that closes the author's parentheses.
+        assert not NESTED.findall(text), (name, NESTED.findall(text)[:5])
+
+
+NESTED = re.compile(r"\([^()]{0,40}\(Q\d+")
+# Chinese writes its parentheses full width: "（位置编码（Q8，第 23 页））" nests the label in the
+# author's own parentheses, where "（位置编码，Q8，第 23 页）" follows the comma rule.
+NESTED_ZH = re.compile(r"（[^（）]{0,40}（Q\d+")
+
+
+def test_no_chinese_output_nests_a_label_in_the_authors_parentheses(handbook_zh_dist: Path):
+    stem = "llm-interview-handbook-zh-CN"
+    pdf = _pdf_text(handbook_zh_dist / f"{stem}.pdf")
+    with zipfile.ZipFile(handbook_zh_dist / f"{stem}.epub") as zf:
+        epub = " ".join(re.sub(r"<[^>]+>", "", zf.read(n).decode()) for n in zf.namelist() if n.endswith(".xhtml"))
+    anki = " ".join(re.sub(r"<[^>]+>", "", f) for fields in _anki_fields(handbook_zh_dist / f"{stem}.apkg")
+                    for f in fields)
+    for name, text in (("pdf", pdf), ("epub", epub), ("anki", anki)):
+        text = re.sub(r"\s+", "", text)
+        assert "，Q" in text, name  # the rule is in use (the source has such links)
+        assert not NESTED_ZH.findall(text), (name, NESTED_ZH.findall(text)[:5])
 
 
 def test_labels_follow_one_rule(book: Book):
@@ -125,6 +146,8 @@ def test_labels_follow_one_rule(book: Book):
     assert same.same and not other.same
     assert (other.open, other.label, other.close) == (" (", f"Q{q.number}", ")")
     assert (inside.open, inside.close) == (", ", "")
+    within = LABELS.xref(book, XRef(q.id, Fragment(("tokenization",)), here, nested=True))
+    assert (within.open, within.close) == (" [", "]")
 
 
 def test_a_formula_has_the_same_picture_size_in_the_pdf_and_the_epub(book: Book, handbook_dist: Path):
