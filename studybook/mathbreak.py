@@ -153,6 +153,11 @@ def width_em(tex: str) -> float:
     return width / 20
 
 
+# How far past the measure a line that cannot be broken further may run: the measures (19 em in
+# the EPUB, 14 em on an Anki card) leave at least this much of the 390 px screen to spare.
+OVERHANG = 0.5
+
+
 def _greedy(pieces: list[tuple[str, str]], limit: float, backwards: bool = False) -> list[str]:
     """Each line takes as many pieces (text, separator to the next) as fit, filled from the
     first piece on or, `backwards`, from the last one back."""
@@ -204,13 +209,15 @@ def _fill(tex: str, limit: float, level: int, indent: bool) -> list[Line]:
     # A line of a few letters ("L", "\\eta_t") before a break helps nobody: keep it with the next
     # line, which the next level may break elsewhere.
     # (unless only the break lets the next line fit).
-    def fit(text: str) -> bool:
-        return all(width_em(line.tex) <= limit for line in _fill(text, limit, level + 1, False))
+    def fit(text: str, margin: float = 0.0) -> bool:
+        return all(width_em(line.tex) <= limit + margin for line in _fill(text, limit, level + 1, False))
 
     for i in range(len(texts) - 2, -1, -1):
         if level > _SIDE_BY_SIDE and width_em(texts[i]) < _SHORT:
             merged = f"{texts[i]} {texts[i + 1]}"
-            if fit(merged) or not fit(texts[i + 1]):
+            # Kept together when that fits, or when the next line would not fit even within the
+            # measure's margin: the break would not help (p̃(v) before a `cases` that does fit it).
+            if fit(merged) or not fit(texts[i + 1], OVERHANG):
                 texts[i:i + 2] = [merged]
     # Side-by-side formulas each start a line of their own; a broken formula goes on indented.
     lines = [(text, indent if i == 0 else level > _SIDE_BY_SIDE) for i, text in enumerate(texts)]
