@@ -1,4 +1,8 @@
-"""No line break at a word's own hyphen that would leave one or two characters on a line.
+"""Line-break hooks for the PDF templates: short compounds kept whole, leaders kept with a word.
+
+`keep_short_compounds`: no line break at a word's own hyphen that would leave one or two
+characters on a line. `leader_tail`: a contents entry's last word goes down with its dot leader
+and page number (see its docstring).
 
 The hyphenator keeps three letters either side of a break it adds (book.css.j2:
 hyphenate-limit-chars), but a line may still break at a hyphen the word has: "top-" / "p",

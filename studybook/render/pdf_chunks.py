@@ -158,7 +158,10 @@ def render(book: Book, options: Options, digits: int, size: int) -> bytes:
 
 def _map(function: Callable[[int], Any], items: range) -> list[Any]:
     """`function` over `items` in worker processes, a new process for each item (its memory goes
-    with it), as many at a time as there are cores; an exception in a worker is raised here."""
+    with it), as many at a time as there are cores; an exception in a worker is raised here.
+
+    Not concurrent.futures: a process per task needs `max_tasks_per_child`, which Python refuses
+    with the fork start method, and fork is what shares the model with the workers unpickled."""
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
         return [function(i) for i in items]
     ctx = multiprocessing.get_context("fork")
