@@ -218,8 +218,8 @@ CASES: list[Case] = [
     Case("source-is-a-directory", files=(("book.md", "dir"),), source="book.md",
          expected=("book.md:1: the source is a directory, not a regular file — pass a Markdown file with "
                    "--source",)),
-    Case("source-too-large", (("handbook.md", PARAGRAPH, PARAGRAPH + "\n\n" + "word " * 900_000),),
-         ("handbook.md:1: the source is 4.3 MiB, more than the limit of 4 MiB — pass a Markdown file with "
+    Case("source-too-large", (("handbook.md", PARAGRAPH, PARAGRAPH + "\n\n" + "word " * 13_500_000),),
+         ("handbook.md:1: the source is 64.4 MiB, more than the limit of 64 MiB — pass a Markdown file with "
           "--source",)),
     front("bibliography: references.yaml", "bibliography: pipe.yaml",
           "handbook.md:{line}: the bibliography 'pipe.yaml' is a named pipe (FIFO), not a regular file — check the "
