@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from . import incremental, notelock, progress
 from .diagnostics import BuildError, Problem, Problems, display_path, ordered
-from .output import WriteError, commit_all
+from .output import Data, WriteError, commit_all, discard
 from .render import TEMPLATES, Options
 
 # The reader, the figures (matplotlib) and the formula pictures are imported only when something
@@ -160,7 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     # Render everything before writing anything: a failing renderer leaves dist/ untouched, and
     # every renderer's problems are reported together.
     results = render_all(book, options, todo)
-    rendered: list[tuple[Path, bytes]] = []
+    try:
+        return _commit(args, targets, plan, fresh, warnings, results)
+    finally:
+        discard([data for _, _, data, _, _ in results if data is not None])
+
+
+def _commit(args: argparse.Namespace, targets: list[str], plan: _Plan | None, fresh: set[str], warnings: list[Problem],
+            results: list[Result]) -> int:
+    """Report, then write every rendered artifact (or none), then record what was built."""
+    rendered: list[tuple[Path, Data]] = []
     problems: list[Problem] = []
     own: dict[str, list[Problem]] = {}
     for target, name, data, target_problems, extra in results:
@@ -223,7 +232,7 @@ def _plan(args: argparse.Namespace, targets: list[str]) -> _Plan | None:
 _ORDER = ["pdf", "epub", "flashcards", "quiz", "anki"]
 _QUEUE: Any = None
 # (target, file name, bytes or None on failure, the renderer's problems, extra files to write)
-Result = tuple[str, str, bytes | None, list[Problem], list[tuple[Path, bytes]]]
+Result = tuple[str, str, Data | None, list[Problem], list[tuple[Path, bytes]]]
 
 
 def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:

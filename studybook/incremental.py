@@ -33,6 +33,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import output
+from .output import Data
+
 ROOT = Path(__file__).resolve().parent.parent
 # Bump to invalidate every manifest (a change in what the digest means).
 _FORMAT = 1
@@ -124,13 +127,14 @@ class Manifest:
         if entry is None or entry.inputs != digest:
             return None
         try:
-            data = (self.out / entry.file).read_bytes()
+            with open(self.out / entry.file, "rb") as fh:  # streamed: an artifact can be 1 GB
+                written = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError:
             return None
-        return entry if hashlib.sha256(data).hexdigest() == entry.sha256 else None
+        return entry if written == entry.sha256 else None
 
-    def record(self, target: str, digest: str, file: str, data: bytes, warnings: list[str]) -> None:
-        self.entries[target] = Entry(digest, file, hashlib.sha256(data).hexdigest(), warnings)
+    def record(self, target: str, digest: str, file: str, data: Data, warnings: list[str]) -> None:
+        self.entries[target] = Entry(digest, file, output.sha256(data), warnings)
 
     def save(self) -> None:
         """Written after the artifacts: a crash in between only costs a rebuild next time."""

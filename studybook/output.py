@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import filecmp
+import hashlib
 import os
 import re
 import secrets
+import shutil
+import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .diagnostics import display_path
@@ -33,11 +38,49 @@ _NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 _NOT_ALLOWED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
+@dataclass(frozen=True)
+class Spooled:
+    """An artifact's bytes in a temporary file rather than in memory: the merged PDF of a large
+    book (≈ 0.8 GB at 5,000 questions) would otherwise be held by its renderer, pickled to the
+    build process and copied once more there. Made by `spool()`; `commit_all` copies it to its
+    target and `discard` removes it whatever happened."""
+
+    path: Path
+
+    def __len__(self) -> int:
+        return self.path.stat().st_size
+
+    def sha256(self) -> str:
+        with open(self.path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+Data = bytes | Spooled
+
+
+def spool(suffix: str = "") -> Spooled:
+    """A new, empty spooled artifact in the temporary directory; the renderer writes its `path`."""
+    fd, name = tempfile.mkstemp(prefix="studybook-artifact-", suffix=suffix)
+    os.close(fd)
+    return Spooled(Path(name))
+
+
+def sha256(data: Data) -> str:
+    return data.sha256() if isinstance(data, Spooled) else hashlib.sha256(data).hexdigest()
+
+
+def discard(items: list[Data]) -> None:
+    """Remove the temporary files of spooled artifacts (after a commit, or a failed build)."""
+    for data in items:
+        if isinstance(data, Spooled):
+            data.path.unlink(missing_ok=True)
+
+
 class WriteError(OSError):
     """A file could not be written; nothing was changed. The message is one line for the user."""
 
 
-def commit_all(files: list[tuple[Path, bytes]]) -> list[tuple[Path, int, bool]]:
+def commit_all(files: list[tuple[Path, Data]]) -> list[tuple[Path, int, bool]]:
     """Write every (path, data) or, on any failure, none; return (path, size, changed) for each.
 
     Missing folders are created (as `make` expects of `dist/`); a file whose bytes are unchanged
@@ -113,9 +156,13 @@ def _is_stale(name: str) -> bool:
     return False  # alive: a build running right now (its pid could also be reused; then next time)
 
 
-def _same(path: Path, data: bytes) -> bool:
+def _same(path: Path, data: Data) -> bool:
     try:
-        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+        if not path.is_file() or path.stat().st_size != len(data):
+            return False
+        if isinstance(data, Spooled):
+            return filecmp.cmp(path, data.path, shallow=False)
+        return path.read_bytes() == data
     except OSError:
         return False
 
@@ -124,14 +171,18 @@ def _temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
+def _write_temp(path: Path, data: Data) -> Path:
     tmp = _temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         os.fchmod(fd, 0o644)  # whatever the umask: artifacts are for sharing
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        if isinstance(data, Spooled):
+            with open(data.path, "rb") as source, os.fdopen(os.dup(fd), "wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+        else:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         os.fsync(fd)  # on disk before any rename: a crash never leaves a renamed, empty file
     except BaseException:
         os.close(fd)

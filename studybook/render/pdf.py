@@ -38,6 +38,7 @@ from .. import labels as labels_mod
 from .. import mathsvg
 from ..diagnostics import BuildError, Location, Problem
 from ..model import Book, Fragment, ImageRef, Math, XRef
+from ..output import Spooled
 from ..templating import environment
 from . import Options, breaks, math_text
 from .epub_cover import edition_line, load_design, motif
@@ -83,7 +84,8 @@ def placeholder_digits(book: Book) -> int:
     return max(_MIN_DIGITS, len(str(4 * len(book.questions) + 40)))
 
 
-def render(book: Book, options: Options) -> bytes:
+def render(book: Book, options: Options) -> bytes | Spooled:
+    """The PDF; a large book's comes laid out in chunks, spooled to a temporary file."""
     from weasyprint.text.fonts import FontConfiguration
 
     from . import page_numbers, pdf_chunks

@@ -30,24 +30,21 @@ same size. Writing object streams in the merge would close most of the gap.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import io
-import multiprocessing
-import multiprocessing.connection
 import os
 import re
 import tempfile
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 from ..diagnostics import BuildError, Location, Problem
 from ..model import Book
+from ..output import Spooled, discard, spool
 from . import Options
 from .pdf import Part
+from .workers import in_workers
 
 ENV = "STUDYBOOK_PDF_CHUNK"
 # A book of more questions than this is chunked, this many questions (whole chapters) a chunk:
@@ -96,7 +93,7 @@ class Laid:
 _JOB: dict[str, Any] = {}
 
 
-def render(book: Book, options: Options, digits: int, size: int) -> bytes:
+def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
     from . import pdf
 
     try:
@@ -112,7 +109,7 @@ def render(book: Book, options: Options, digits: int, size: int) -> bytes:
     _JOB.update(book=book, options=options, chunks=chunks, digits=digits)
     try:
         while True:
-            laid = _map(_lay_out, range(len(body)))
+            laid = in_workers(_lay_out, range(len(body)))
             total = sum(chunk_laid.pages + 1 for chunk_laid in laid)  # at most one blank page each
             if len(str(total)) <= _JOB["digits"]:
                 break
@@ -141,7 +138,7 @@ def render(book: Book, options: Options, digits: int, size: int) -> bytes:
             anchors["index"] = page
         with tempfile.TemporaryDirectory(prefix="studybook-pdf-") as tmp:
             _JOB.update(anchors=anchors, starts=starts, footnotes=footnotes, laid=laid, tmp=tmp)
-            written = _map(_write, range(len(chunks)))
+            written = in_workers(_write, range(len(chunks)))
             paths = [path for path, _ in written]
             # Each chunk's layout warnings, once (the same message can come from several chunks).
             seen = {(p.location, p.message) for p in options.problems.items}
@@ -151,68 +148,16 @@ def render(book: Book, options: Options, digits: int, size: int) -> bytes:
                         seen.add((problem.location, problem.message))
                         options.problems.items.append(problem)
             owners = [set(chunk_laid.anchors) for chunk_laid in laid] + ([{"index"}] if len(chunks) > len(body) else [])
-            return merge([Path(p) for p in paths], blanks, owners, pdf.identifier(book))
+            result = spool(".pdf")
+            try:
+                with open(result.path, "wb") as target:
+                    merge([Path(p) for p in paths], blanks, owners, pdf.identifier(book), target)
+            except BaseException:
+                discard([result])
+                raise
+            return result
     finally:
         _JOB.clear()
-
-
-def _map(function: Callable[[int], Any], items: range) -> list[Any]:
-    """`function` over `items` in worker processes, a new process for each item (its memory goes
-    with it), as many at a time as there are cores; an exception in a worker is raised here.
-
-    Not concurrent.futures: a process per task needs `max_tasks_per_child`, which Python refuses
-    with the fork start method, and fork is what shares the model with the workers unpickled."""
-    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
-        return [function(i) for i in items]
-    ctx = multiprocessing.get_context("fork")
-    results: dict[int, Any] = {}
-    running: dict[int, tuple[Any, Any]] = {}
-    todo = list(items)
-    gc.collect()
-    gc.freeze()  # the model is shared with the workers, not copied by their collector
-    try:
-        while todo or running:
-            while todo and len(running) < (os.cpu_count() or 1):
-                i = todo.pop(0)
-                receive, send = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_worker, args=(function, i, send, os.getpid()))
-                process.start()
-                send.close()
-                running[i] = (process, receive)
-            ready = multiprocessing.connection.wait([receive for _, receive in running.values()])
-            for i, (process, receive) in list(running.items()):
-                if receive not in ready:
-                    continue
-                try:
-                    ok, value = receive.recv()
-                except EOFError:
-                    ok, value = False, RuntimeError(f"PDF chunk worker {i} died (exit code {process.exitcode})")
-                process.join()
-                receive.close()
-                del running[i]
-                if not ok:
-                    raise value
-                results[i] = value
-    finally:
-        for process, _ in running.values():
-            process.kill()
-            process.join()
-        gc.unfreeze()
-    return [results[i] for i in items]
-
-
-def _worker(function: Callable[[int], Any], i: int, send: Any, parent: int) -> None:
-    from ..mathsvg import die_with_parent
-
-    die_with_parent(parent)
-    try:
-        send.send((True, function(i)))
-    except BaseException as exc:  # whatever it is, the build reports it
-        if not isinstance(exc, BuildError):  # a bug: where it happened, in the worker
-            exc.add_note(traceback.format_exc())
-        send.send((False, exc))
-    finally:
-        send.close()
 
 
 def _lay_out(i: int) -> Laid:
@@ -270,9 +215,11 @@ def _write(i: int) -> tuple[str, list[Problem]]:
 # Merging
 
 
-def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]], identifier: bytes) -> bytes:
-    """One PDF of the chunk PDFs, a blank page before each chunk whose `blanks` entry is set; the
-    destination of an anchor is taken from the chunk that `owners` says holds it.
+def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]] | None, identifier: bytes,
+          target: BinaryIO) -> None:
+    """One PDF of the chunk PDFs, written to `target`, a blank page before each chunk whose
+    `blanks` entry is set; the destination of an anchor is taken from the chunk that `owners`
+    says holds it (None: each chunk holds the anchors it names).
 
     Streamed: pypdf parses one chunk at a time and each of its objects is written out at once,
     renumbered, so the merge holds one chunk's objects, not the book's (pypdf's own writer keeps
@@ -280,20 +227,20 @@ def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]], identif
     tree, outline, name tree and structure-tree root are left out and made once for the book."""
     from pypdf import PdfReader
 
-    merged = _Merged(identifier)
-    for path, blank, owned in zip(paths, blanks, owners, strict=True):
+    merged = _Merged(identifier, target)
+    for i, (path, blank) in enumerate(zip(paths, blanks, strict=True)):
         if blank:
             merged.blank_page()
-        merged.add(PdfReader(path), owned)
-    return merged.finish()
+        merged.add(PdfReader(path), None if owners is None else owners[i])
+    merged.finish()
 
 
 class _Merged:
     # Objects of the book made here; the chunks' objects are numbered after them.
     CATALOG, PAGES, TREE_ROOT, DOCUMENT, OUTLINES, DESTS, INFO, PARENT_TREE = range(1, 9)
 
-    def __init__(self, identifier: bytes) -> None:
-        self.out = io.BytesIO()
+    def __init__(self, identifier: bytes, out: BinaryIO) -> None:
+        self.out = out
         self.out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
         self.offsets: dict[int, int] = {}
         self.next = self.PARENT_TREE + 1
@@ -348,7 +295,7 @@ class _Merged:
         self.pending_blank.append((self.key, list()))
         self.key += 1
 
-    def add(self, reader: Any, owned: set[str]) -> None:
+    def add(self, reader: Any, owned: set[str] | None) -> None:
         from pypdf.generic import IndirectObject, NumberObject
 
         root = reader.trailer.raw_get("/Root")
@@ -411,7 +358,7 @@ class _Merged:
         last = reader.pages[-1].mediabox
         self.size = (float(last.width), float(last.height))
         for name, dest in reader.named_destinations.items():
-            if str(name) in owned:
+            if owned is None or str(name) in owned:
                 self.names.append((str(name), list([_Ref(mapping[dest.page.idnum]), *dest.dest_array[1:]])))
         self._outline(reader, reader.outline, 0, mapping)
         nums = structure["/ParentTree"]["/Nums"]
@@ -452,7 +399,7 @@ class _Merged:
 
     # -- the book's own objects
 
-    def finish(self) -> bytes:
+    def finish(self) -> None:
         from pypdf.generic import ByteStringObject, NameObject, NumberObject, TextStringObject
 
         d = dict
@@ -492,7 +439,6 @@ class _Merged:
                             _name("/Info"): _Ref(self.INFO),
                             _name("/ID"): list([ByteStringObject(self.identifier)] * 2)}), lambda n: n)
         self.out.write(b"\nstartxref\n%d\n%%%%EOF\n" % start)
-        return self.out.getvalue()
 
     def _write_outline(self) -> None:
         from pypdf.generic import NumberObject, TextStringObject
@@ -579,7 +525,7 @@ def _name(key: str) -> Any:
     return NameObject(key)
 
 
-def _serialize(out: io.BytesIO, value: Any, renumber: Callable[[int], int]) -> None:
+def _serialize(out: BinaryIO, value: Any, renumber: Callable[[int], int]) -> None:
     """`value` in PDF syntax, its references to the chunk's objects renumbered."""
     from pypdf.generic import IndirectObject, NameObject, StreamObject
 
