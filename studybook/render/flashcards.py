@@ -21,25 +21,31 @@ Presentation is in templates/flashcards/ (sheets.html.j2, cards.css.j2, macros.h
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 
 from ..diagnostics import Problems
 from ..model import Book, Math, Question
-from . import Options
+from ..output import Spooled
+from . import Options, pdf_chunks
 from .printing import (
     PX_PER_MM,
     Formulas,
     PrintDoc,
     check_paper,
+    identifier,
     layout,
     make_environment,
     mm,
     resources_of,
     write_pdf,
 )
+from .workers import in_workers
 
 EXTENSION = "pdf"
 CARD_W, CARD_H = 88.9, 63.5  # mm: 3.5 × 2.5 in, a standard card size
@@ -93,45 +99,83 @@ class Placed:
     y: float
 
 
-def render(book: Book, options: Options) -> bytes:
-    return write_pdf(build_document(book, options), book, "flashcards")
+def render(book: Book, options: Options) -> bytes | Spooled:
+    """The sheets as one PDF; a large book's laid out in chunks of sheets, in worker processes
+    (each ends with its chunk, so no process holds the boxes of every sheet), then merged."""
+    size = pdf_chunks.chunk_size(book)
+    sheets = _Sheets.of(book, options, size)
+    if not size:
+        return write_pdf(sheets.document(book, 0, len(sheets.sheets)), book, "flashcards")
+    per_chunk = max(1, -(-size // PER_SHEET))  # sheets of `size` questions' cards
+    ranges = [(start, min(start + per_chunk, len(sheets.sheets))) for start in range(0, len(sheets.sheets), per_chunk)]
+    with tempfile.TemporaryDirectory(prefix="studybook-flashcards-") as tmp:
+
+        def write(i: int) -> str:
+            path = Path(tmp) / f"chunk-{i:04d}.pdf"
+            path.write_bytes(write_pdf(sheets.document(book, *ranges[i]), book, "flashcards"))
+            return str(path)
+
+        paths = [Path(p) for p in in_workers(write, range(len(ranges)))]
+        # Every chunk is whole sheets, a page of fronts and a page of backs: none needs a blank page.
+        return pdf_chunks.merge_to_spool(paths, [False] * len(paths), None, identifier(book, "flashcards"))
 
 
 def build_document(book: Book, options: Options) -> PrintDoc:
-    sheet_w, sheet_h = check_paper(options)
-    problems = Problems()
-    drawer = Formulas(book)
-    env = make_environment(book, options, drawer)
-    env.globals.update(body=_body, mm=mm, inner_w=INNER_W)
-    labels = env.globals["labels"]
-    macros = env.get_template("flashcards/macros.html.j2").make_module({})
-    css = env.get_template("flashcards/cards.css.j2").render(
-        paper=options.paper, sheet_w=sheet_w, sheet_h=sheet_h, card_w=CARD_W, card_h=CARD_H,
-        padding=PADDING, foot_h=FOOT_H, inner_w=INNER_W, inner_h=INNER_H, mm=mm)
+    """The whole deck of sheets as one HTML document (measured and laid out in this process)."""
+    sheets = _Sheets.of(book, options, 0)
+    return sheets.document(book, 0, len(sheets.sheets))
 
-    cards = [Card(q, tuple(_blocks(macros, q, drawer))) for q in book.questions]
-    problems.raise_if_any()
-    measure = _Measurer(env, book, labels, css, drawer)
-    cards = measure.fit(cards, problems)
-    problems.raise_if_any()
 
-    x0, y0 = (sheet_w - COLS * CARD_W) / 2, (sheet_h - ROWS * CARD_H) / 2
-    sheets = []
-    for start in range(0, len(cards), PER_SHEET):
-        fronts, backs = [], []
-        for slot, card in enumerate(cards[start:start + PER_SHEET]):
-            row, col = divmod(slot, COLS)
-            y = y0 + row * CARD_H
-            fronts.append(Placed(card, start + slot + 1, x0 + col * CARD_W, y))
-            # Long-edge duplex turns the sheet about its vertical centre line: columns swap.
-            backs.append(Placed(card, start + slot + 1, x0 + (COLS - 1 - col) * CARD_W, y))
-        sheets.append((fronts, backs))
-    document = env.get_template(TEMPLATE).render(
-        css=css, sheets=sheets,
-        grid={"x0": x0, "y0": y0, "cols": COLS, "rows": ROWS, "w": CARD_W, "h": CARD_H,
-              "sheet_w": sheet_w, "sheet_h": sheet_h})
-    problems.raise_if_any()
-    return PrintDoc(document, f"templates/{TEMPLATE}", resources_of(book, drawer))
+@dataclass
+class _Sheets:
+    """The cards measured and placed on sheets: what every chunk of the document is made from."""
+
+    env: Any
+    css: str
+    drawer: Formulas
+    grid: dict[str, float]
+    sheets: list[tuple[list[Placed], list[Placed]]]
+
+    @classmethod
+    def of(cls, book: Book, options: Options, batch: int) -> _Sheets:
+        sheet_w, sheet_h = check_paper(options)
+        problems = Problems()
+        drawer = Formulas(book)
+        env = make_environment(book, options, drawer)
+        env.globals.update(body=_body, mm=mm, inner_w=INNER_W)
+        labels = env.globals["labels"]
+        macros = env.get_template("flashcards/macros.html.j2").make_module({})
+        css = env.get_template("flashcards/cards.css.j2").render(
+            paper=options.paper, sheet_w=sheet_w, sheet_h=sheet_h, card_w=CARD_W, card_h=CARD_H,
+            padding=PADDING, foot_h=FOOT_H, inner_w=INNER_W, inner_h=INNER_H, mm=mm)
+
+        cards = [Card(q, tuple(_blocks(macros, q, drawer))) for q in book.questions]
+        problems.raise_if_any()
+        measure = _Measurer(env, book, labels, css, drawer, batch)
+        cards = measure.fit(cards, problems)
+        problems.raise_if_any()
+
+        x0, y0 = (sheet_w - COLS * CARD_W) / 2, (sheet_h - ROWS * CARD_H) / 2
+        sheets = []
+        for start in range(0, len(cards), PER_SHEET):
+            fronts, backs = [], []
+            for slot, card in enumerate(cards[start:start + PER_SHEET]):
+                row, col = divmod(slot, COLS)
+                y = y0 + row * CARD_H
+                fronts.append(Placed(card, start + slot + 1, x0 + col * CARD_W, y))
+                # Long-edge duplex turns the sheet about its vertical centre line: columns swap.
+                backs.append(Placed(card, start + slot + 1, x0 + (COLS - 1 - col) * CARD_W, y))
+            sheets.append((fronts, backs))
+        grid = {"x0": x0, "y0": y0, "cols": COLS, "rows": ROWS, "w": CARD_W, "h": CARD_H,
+                "sheet_w": sheet_w, "sheet_h": sheet_h}
+        return cls(env, css, drawer, grid, sheets)
+
+    def document(self, book: Book, start: int, stop: int) -> PrintDoc:
+        """Sheets `start` to `stop` (0-based, end excluded), numbered as in the whole deck."""
+        document = self.env.get_template(TEMPLATE).render(
+            css=self.css, sheets=self.sheets[start:stop], sheet_offset=start, sheet_total=len(self.sheets),
+            grid=self.grid)
+        return PrintDoc(document, f"templates/{TEMPLATE}", resources_of(book, self.drawer))
 
 
 def _maths(book: Book) -> Iterator[Math]:
@@ -235,12 +279,23 @@ def _body(blocks: tuple[Block, ...], ids: str = "") -> Markup:
 class _Measurer:
     """Lays sides out on tall pages of the card's inner width and reads their heights."""
 
-    def __init__(self, env, book: Book, labels, css: str, drawer):
+    def __init__(self, env, book: Book, labels, css: str, drawer, batch: int = 0):
         self.template = env.get_template("flashcards/measure.html.j2")
         self.book, self.css, self.drawer = book, css, drawer
+        self.batch = batch  # sides per layout, each batch in a worker process; 0: all in one, here
 
     def _measure(self, jobs: list[tuple[str, Card, str, float]]) -> dict[str, tuple[float, list[float]]]:
-        """For each (id, card, side, size): the side's height and where each block ends, in mm."""
+        """For each (id, card, side, size): the side's height and where each block ends, in mm
+        (in the order of `jobs`)."""
+        if not self.batch or len(jobs) <= self.batch:
+            return self._measure_here(jobs)
+        batches = [jobs[i:i + self.batch] for i in range(0, len(jobs), self.batch)]
+        result: dict[str, tuple[float, list[float]]] = {}
+        for heights in in_workers(lambda i: self._measure_here(batches[i]), range(len(batches))):
+            result.update(heights)
+        return result
+
+    def _measure_here(self, jobs: list[tuple[str, Card, str, float]]) -> dict[str, tuple[float, list[float]]]:
         if not jobs:
             return {}
         html = self.template.render(css=self.css, jobs=jobs)

@@ -148,14 +148,7 @@ def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
                         seen.add((problem.location, problem.message))
                         options.problems.items.append(problem)
             owners = [set(chunk_laid.anchors) for chunk_laid in laid] + ([{"index"}] if len(chunks) > len(body) else [])
-            result = spool(".pdf")
-            try:
-                with open(result.path, "wb") as target:
-                    merge([Path(p) for p in paths], blanks, owners, pdf.identifier(book), target)
-            except BaseException:
-                discard([result])
-                raise
-            return result
+            return merge_to_spool([Path(p) for p in paths], blanks, owners, pdf.identifier(book))
     finally:
         _JOB.clear()
 
@@ -213,6 +206,19 @@ def _write(i: int) -> tuple[str, list[Problem]]:
 
 # ---------------------------------------------------------------------------------------------
 # Merging
+
+
+def merge_to_spool(paths: list[Path], blanks: list[bool], owners: list[set[str]] | None,
+                   identifier: bytes) -> Spooled:
+    """`merge` into a temporary file: a large book's PDF is not held in memory."""
+    result = spool(".pdf")
+    try:
+        with open(result.path, "wb") as target:
+            merge(paths, blanks, owners, identifier, target)
+    except BaseException:
+        discard([result])
+        raise
+    return result
 
 
 def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]] | None, identifier: bytes,
@@ -304,8 +310,8 @@ class _Merged:
         chunk_document = structure.raw_get("/K")[0]
         left_out = {root.idnum, catalog.raw_get("/Pages").idnum, catalog.raw_get("/StructTreeRoot").idnum,
                     chunk_document.idnum}
-        for key in ("/Outlines", "/Names"):
-            if isinstance(catalog.raw_get(key), IndirectObject):
+        for key in ("/Outlines", "/Names"):  # the flashcards have neither
+            if key in catalog and isinstance(catalog.raw_get(key), IndirectObject):
                 left_out.add(catalog.raw_get(key).idnum)
         names = catalog.get("/Names")
         if names is not None and isinstance(names.raw_get("/Dests"), IndirectObject):
@@ -567,7 +573,7 @@ def _outline_objects(catalog: Any) -> set[int]:
     from pypdf.generic import IndirectObject
 
     found: set[int] = set()
-    todo = [catalog.raw_get("/Outlines")]
+    todo = [catalog.raw_get("/Outlines")] if "/Outlines" in catalog else []
     while todo:
         ref = todo.pop()
         if not isinstance(ref, IndirectObject) or ref.idnum in found:

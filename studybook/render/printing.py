@@ -129,10 +129,14 @@ def layout(doc: PrintDoc, book: Book):
     return _weasyprint(doc, book, lambda html_doc: html_doc.render())
 
 
+def identifier(book: Book, kind: str) -> bytes:
+    """The permanent file identifier of a print aid: the same for every build of it."""
+    return hashlib.sha256(f"{book.id}\x1f{book.language}\x1f{kind}".encode()).hexdigest()[:32].encode()
+
+
 def write_pdf(doc: PrintDoc, book: Book, kind: str) -> bytes:
-    identifier = hashlib.sha256(f"{book.id}\x1f{book.language}\x1f{kind}".encode()).hexdigest()[:32]
     return _weasyprint(doc, book, lambda html_doc: html_doc.write_pdf(
-        pdf_variant=PDF_VARIANT, pdf_identifier=identifier.encode(), uncompressed_pdf=False))
+        pdf_variant=PDF_VARIANT, pdf_identifier=identifier(book, kind), uncompressed_pdf=False))
 
 
 def _log_problems(records: list[logging.LogRecord], book: Book, template: str) -> list[Problem]:
