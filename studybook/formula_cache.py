@@ -60,15 +60,18 @@ class FormulaCache:
     def key(fingerprint: str, tex: str, display: bool, mathml: str) -> str:
         return hashlib.sha256(f"{fingerprint}\0{'D' if display else 'I'}\0{tex}\0{mathml}".encode()).hexdigest()
 
-    def lookup(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def lookup(self, keys: Iterable[str], with_svg: bool = True) -> dict[str, dict[str, Any]]:
+        """The stored values of `keys` that the cache has; without their "svg" when not
+        `with_svg` (SQLite drops it, so the pictures are never all in memory at once)."""
         wanted = list(keys)
+        value = "value" if with_svg else "json_remove(value, '$.svg')"
         db = self._connect()
         found: dict[str, dict[str, Any]] = {}
         if db is not None:
             try:
                 for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
                     chunk = wanted[i:i + 500]
-                    rows = db.execute(f"SELECT key, value FROM picture WHERE key IN ({','.join('?' * len(chunk))})",
+                    rows = db.execute(f"SELECT key, {value} FROM picture WHERE key IN ({','.join('?' * len(chunk))})",
                                       chunk)
                     found.update((k, json.loads(v)) for k, v in rows)
             except (sqlite3.Error, ValueError):
@@ -77,16 +80,20 @@ class FormulaCache:
         self.misses += len(wanted) - len(found)
         return found
 
-    def store(self, values: dict[str, dict[str, Any]], encode: Callable[[Any], str] = json.dumps) -> None:
+    def store(self, values: dict[str, dict[str, Any]], encode: Callable[[Any], str] = json.dumps) -> bool:
+        """Add `values`; False if they could not be stored (they are drawn again next time)."""
         db = self._connect()
-        if db is None or not values:
-            return
+        if db is None:
+            return False
+        if not values:
+            return True
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO picture (key, value) VALUES (?, ?)",
                                [(k, encode(v)) for k, v in values.items()])
         except sqlite3.Error:
-            pass  # a read-only or full disk: the pictures are drawn again next time
+            return False  # a read-only or full disk
+        return True
 
     def close(self) -> None:
         if self._db is not None:

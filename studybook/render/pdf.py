@@ -174,8 +174,13 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
     lang = book.language.split("-")[0].lower()
     cover = load_design(options.templates)
 
+    used: dict[str, mathsvg.MathPicture] = {}  # a chunk of a large book draws only its own formulas
+
     def math(part: Math) -> mathsvg.MathPicture:
-        return pictures[part]
+        picture = used.get(mathsvg.key(part))
+        if picture is None:
+            picture = used[mathsvg.key(part)] = pictures[part]
+        return picture
 
     env = environment(
         options.templates,
@@ -217,7 +222,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
 
     resources = {f"studybook://image/{name}": (image.data, image.media_type)
                  for name, image in book.images.items()}
-    for pic in pictures:
+    for pic in used.values():
         resources[f"studybook://math/{pic.key}.svg"] = (pic.svg, "image/svg+xml")
     return HtmlBook(document, resources)
 
