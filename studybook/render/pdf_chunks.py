@@ -232,8 +232,8 @@ def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]] | None, 
     `blanks` entry is set; the destination of an anchor is taken from the chunk that `owners`
     says holds it (None: each chunk holds the anchors it names).
 
-    Streamed: pypdf parses one chunk at a time and each of its objects is written out at once,
-    renumbered (a stream), or into the object stream being filled, which is written out when it
+    Streamed: pypdf parses one chunk at a time and each of its objects is renumbered and written
+    out at once (a stream) or into the object stream being filled, itself written out when it
     holds 300 objects; so the merge holds one chunk's objects, not the book's (pypdf's own writer
     keeps every object of the result in memory: 2.1 GiB for 1,400 pages). The chunk's catalog, page
     tree, outline, name tree and structure-tree root are left out and made once for the book."""
