@@ -153,3 +153,23 @@ def test_a_formula_used_twice_is_drawn_once_in_the_pdf(mini_book: Path, tmp_path
     assert forms, "some formula form is painted at least twice (the one written twice)"
     xobjects = reader.pages[0]["/Resources"]["/XObject"]
     assert all(xobjects[name].get_object()["/Subtype"] == "/Form" for name in forms if name in xobjects)
+
+
+def test_formula_pictures_are_read_from_the_cache_file_not_kept_in_memory(mini_book: Path, tmp_path: Path):
+    from studybook import mathsvg
+    from studybook.formula_cache import FormulaCache
+    from studybook.reader import read_book
+
+    expected = {p.key: p.svg for p in mathsvg.draw_all(read_book(mini_book))}  # no cache: in memory
+    assert expected and all(expected.values())
+    for drawn_before in (False, True):  # drawn now and stored, then found in the cache
+        book = read_book(mini_book)
+        pictures = mathsvg.draw_all(book, cache=FormulaCache(tmp_path / "cache"))
+        kept = [p.svg for p in pictures._by_key.values()]
+        assert len(kept) == len(expected) and not any(kept), f"SVG held in memory (drawn before: {drawn_before})"
+        assert {p.key: p.svg for p in pictures} == expected
+        maths = [m for frag in book.fragments() for m in frag.maths]
+        assert all(pictures[m].svg == expected[mathsvg.key(m)] for m in maths)
+    # The cache removed while the build runs: each picture is drawn again when asked for.
+    (tmp_path / "cache" / "formulas.sqlite").unlink()
+    assert {p.key: p.svg for p in pictures} == expected
