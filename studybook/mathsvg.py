@@ -37,10 +37,11 @@ import threading
 import time
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import cast
 
 from . import mathspacing
 from .diagnostics import BuildError, Problems
@@ -328,26 +329,37 @@ def _cached_run(maths: list[Math], cache: FormulaCache,
     fingerprint = renderer_fingerprint(__file__, mathspacing.__file__)
     keys = [cache.key(fingerprint, m.tex, m.display, m.mathml) for m in maths]
     found = cache.lookup(keys, with_svg=on_disk is None)
-    missing = [m for m, k in zip(maths, keys, strict=True) if k not in found]
-    drawn = iter(_run(missing))
     results: list[MathPicture | DrawError] = []
-    new: dict[str, dict] = {}
-    for k in keys:
-        if k in found:
-            value = found[k]
-            results.append(MathPicture(**{**value, "svg": value.get("svg", "").encode("utf-8")}))
+    missing: list[int] = []
+    for i, k in enumerate(keys):
+        value = found.get(k)
+        if value is None:
+            missing.append(i)
+            results.append(DrawError("not drawn yet"))
             continue
-        result = next(drawn)
+        picture = MathPicture(**{**value, "svg": value.get("svg", "").encode("utf-8")})
+        results.append(picture)
+        if on_disk is not None:
+            on_disk.rows[picture.key] = k
+    new: dict[int, dict] = {}  # drawn, not stored yet
+
+    def store() -> None:
+        # In batches as they are drawn: the SVGs of a large book are never all in memory.
+        if cache.store({keys[i]: value for i, value in new.items()}) and on_disk is not None:
+            for i in new:
+                picture = cast(MathPicture, results[i])
+                on_disk.rows[picture.key] = keys[i]
+                results[i] = dataclasses.replace(picture, svg=b"")
+        new.clear()
+
+    for i, result in zip(missing, _drawn(maths[i] for i in missing), strict=True):
+        results[i] = result
         if isinstance(result, MathPicture):  # a formula that fails is drawn (and reported) every time
-            new[k] = {**vars(result), "svg": result.svg.decode("utf-8")}
-        results.append(result)
-    stored = cache.store(new)
+            new[i] = {**vars(result), "svg": result.svg.decode("utf-8")}
+            if len(new) >= 500:
+                store()
+    store()
     cache.close()
-    if on_disk is not None:
-        for i, (k, result) in enumerate(zip(keys, results, strict=True)):
-            if isinstance(result, MathPicture) and (k in found or stored):
-                on_disk.rows[result.key] = k
-                results[i] = dataclasses.replace(result, svg=b"")
     return results
 
 
@@ -378,15 +390,21 @@ class _OnDisk:
 
 
 def _run(maths: Iterable[Math]) -> list[MathPicture | DrawError]:
+    return list(_drawn(maths))
+
+
+def _drawn(maths: Iterable[Math]) -> Iterator[MathPicture | DrawError]:
+    """The pictures of `maths` in order, each as soon as it is drawn (not all held at once)."""
     jobs = [(m.tex, m.display, m.mathml) for m in maths]
     workers = min(os.cpu_count() or 1, 8, len(jobs) // _PER_WORKER)
     if workers < 2:
-        return [_draw_or_error(job) for job in jobs]
+        yield from (_draw_or_error(job) for job in jobs)
+        return
     # The picture of a formula does not depend on which process drew it: output stays reproducible.
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent,
                                                 initargs=(os.getpid(),)) as pool:
-        return list(pool.map(_draw_or_error, jobs, chunksize=16))
+        yield from pool.map(_draw_or_error, jobs, chunksize=16)
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
