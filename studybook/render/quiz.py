@@ -26,7 +26,7 @@ from typing import Any
 
 from ..model import Book, Math
 from ..output import Spooled
-from . import Options
+from . import Options, pdf_chunks
 from .pdf import Part
 from .printing import (
     Formulas,
@@ -55,8 +55,6 @@ def placeholder_digits(book: Book) -> int:
 
 def render(book: Book, options: Options) -> bytes | Spooled:
     """The quiz PDF; a large book's comes laid out in chunks, spooled to a temporary file."""
-    from . import pdf_chunks
-
     size = pdf_chunks.chunk_size(book)
     if size:
         return _render_chunks(book, options, size)
@@ -112,13 +110,10 @@ _JOB: dict[str, Any] = {}
 
 def plan(book: Book, size: int) -> list[Part]:
     """The title page with the contents; groups of whole chapters of at most `size` questions."""
-    from . import pdf_chunks
-
     return [Part(front=True), *(Part(topics=group) for group in pdf_chunks.topic_groups(book, size))]
 
 
 def _render_chunks(book: Book, options: Options, size: int) -> Spooled:
-    from . import pdf_chunks
     from .printing import identifier
     from .workers import in_workers
 
@@ -136,9 +131,9 @@ def _render_chunks(book: Book, options: Options, size: int) -> Spooled:
             written = in_workers(_write, range(len(chunks) + any(blanks)))
             paths: list[Path] = []
             owners: list[set[str]] = []
-            for path, blank, chunk_laid in zip(written, blanks, laid, strict=False):
+            for path, blank, chunk_laid in zip(written[:len(chunks)], blanks, laid, strict=True):
                 if blank:
-                    paths.append(Path(written[-1]))
+                    paths.append(Path(written[len(chunks)]))
                     owners.append(set())
                 paths.append(Path(path))
                 owners.append(set(chunk_laid.anchors))
@@ -147,8 +142,8 @@ def _render_chunks(book: Book, options: Options, size: int) -> Spooled:
         _JOB.clear()
 
 
-def _lay_out(i: int) -> Any:
-    from . import page_numbers, pdf, pdf_chunks
+def _lay_out(i: int) -> pdf_chunks.Laid:
+    from . import page_numbers, pdf
     from .printing import render_pdf
 
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
@@ -161,7 +156,7 @@ def _lay_out(i: int) -> Any:
 def _write(i: int) -> str:
     """Chunk `i` laid out with its page numbers and written (past the last chunk: the page left
     blank for notes); the path of its PDF."""
-    from . import page_numbers, pdf, pdf_chunks
+    from . import page_numbers, pdf
     from .printing import render_pdf, write_pages
 
     book, options, chunks = _JOB["book"], _JOB["options"], _JOB["chunks"]
