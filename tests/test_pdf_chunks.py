@@ -21,7 +21,7 @@ from test_pdf import Built, outline_entries, printed_page_numbers
 
 from conftest import BOOK, FIXTURES, ROOT, run_build
 from studybook.reader import read_book
-from studybook.render import pdf_chunks
+from studybook.render import pdf_chunks, quiz
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,8 @@ EPOCH = "1700000000"
 QUESTIONS, PER_CHUNK = 60, 15  # the generator makes at least the handbook once (50)
 
 
-def _build(source: Path, out: Path, chunk: int) -> Path:
-    proc = run_build("pdf", "--strict", "--source", str(source), "--out", str(out),
+def _build(source: Path, out: Path, chunk: int, target: str = "pdf") -> Path:
+    proc = run_build(target, "--strict", "--source", str(source), "--out", str(out),
                      env={"SOURCE_DATE_EPOCH": EPOCH, pdf_chunks.ENV: str(chunk)})
     assert proc.returncode == 0, proc.stderr
     (pdf,) = out.glob("*.pdf")
@@ -77,18 +77,20 @@ def test_same_outline_titles_and_targets(pair):
     assert len(chunked.outline) >= QUESTIONS
 
 
-def test_every_internal_link_resolves_to_the_same_page(pair):
-    def links(built: Built) -> list[tuple[int, str, int | None]]:
-        reader = built.reader
-        names = {name: reader.get_destination_page_number(dest) + 1 for name, dest in reader.named_destinations.items()}
-        found = []
-        for number, page in enumerate(reader.pages, 1):
-            for annot in page.get("/Annots") or []:
-                annot = annot.get_object()
-                if "/Dest" in annot:
-                    found.append((number, str(annot["/Dest"]), names.get(str(annot["/Dest"]))))
-        return found
+def links(built: Built) -> list[tuple[int, str, int | None]]:
+    """(page, destination name, page of the destination) for every internal link."""
+    reader = built.reader
+    names = {name: reader.get_destination_page_number(dest) + 1 for name, dest in reader.named_destinations.items()}
+    found = []
+    for number, page in enumerate(reader.pages, 1):
+        for annot in page.get("/Annots") or []:
+            annot = annot.get_object()
+            if "/Dest" in annot:
+                found.append((number, str(annot["/Dest"]), names.get(str(annot["/Dest"]))))
+    return found
 
+
+def test_every_internal_link_resolves_to_the_same_page(pair):
     whole, chunked = links(pair[0]), links(pair[1])
     assert [link for link in chunked if link[2] is None] == [], "links to no destination"
     assert chunked == whole
@@ -211,3 +213,84 @@ def test_merged_objects_are_packed_in_object_streams(pair):
     referenced = {n for value in objects.values() for n in _references(value)}
     referenced |= set(_references(dict(reader.trailer)))
     assert referenced <= set(objects), sorted(referenced - set(objects))[:10]
+
+
+# ---------------------------------------------------------------------------------------------
+# The quiz (studybook/render/quiz.py): the title page with the contents, then chapter groups;
+# where a blank page goes in between chunks, it is the page headed for notes one document prints.
+
+QUIZ_PER_CHUNK = 25
+
+
+@pytest.fixture(scope="module")
+def quiz_pair(generated, tmp_path_factory) -> tuple[Built, Built]:
+    book = read_book(generated)
+    whole = _build(generated, tmp_path_factory.mktemp("quiz-whole"), 0, "quiz")
+    chunked = _build(generated, tmp_path_factory.mktemp("quiz-chunked"), QUIZ_PER_CHUNK, "quiz")
+    return Built(whole, book), Built(chunked, book)
+
+
+def _notes(book) -> str:
+    from studybook import labels
+
+    return str(labels.load(ROOT / "templates", book.language)["blank"]).upper()
+
+
+def test_the_quiz_is_cut_into_chunks_with_notes_pages_between(generated, quiz_pair):
+    chunks = quiz.plan(read_book(generated), QUIZ_PER_CHUNK)
+    assert chunks[0].front and len(chunks) >= 3 and all(c.topics for c in chunks[1:])
+    # The title page is one page: the merge puts a page in before the first chapter group.
+    chunked = quiz_pair[1]
+    assert _notes(chunked.book) in " ".join(chunked.texts[1].split()).upper()
+
+
+def test_quiz_same_text_on_every_page(quiz_pair):
+    whole, chunked = quiz_pair
+    assert len(chunked.texts) == len(whole.texts)
+    different = [n for n, (a, b) in enumerate(zip(whole.texts, chunked.texts, strict=True), 1) if a != b]
+    assert not different, f"pages whose text differs: {different[:20]}"
+
+
+def test_quiz_same_outline_and_links(quiz_pair):
+    whole, chunked = quiz_pair
+    assert chunked.outline == whole.outline
+    assert len(chunked.outline) == 2 * len(chunked.book.topics)
+    found = links(chunked)
+    assert [link for link in found if link[2] is None] == [], "links to no destination"
+    assert found == links(whole)
+    assert len(found) >= 2 * QUESTIONS  # back-references and contents
+
+
+def test_quiz_page_references_name_the_pages_of_their_targets(quiz_pair):
+    """Each answer's back-reference names its question's page, each chapter's question list the
+    page its answers start on, the contents both (checked on the chunked quiz, which the text
+    test ties to the unchunked one)."""
+    chunked = quiz_pair[1]
+    pages = {name: chunked.reader.get_destination_page_number(dest) + 1
+             for name, dest in chunked.reader.named_destinations.items()}
+    texts = [" ".join(t.split()) for t in chunked.texts]
+    by_page: dict[int, list[int]] = {}
+    for q in chunked.book.questions:
+        by_page.setdefault(pages[f"a-{q.id}"], []).append(pages[f"q-{q.id}"])
+    for page, expected in by_page.items():
+        assert [int(n) for n in re.findall(r"\(question on p\. (\d+)\)", texts[page - 1])] == expected, page
+    contents = []
+    for topic in chunked.book.topics:
+        first, answers = pages[f"t-{topic.id}"], pages[f"answers-{topic.id}"]
+        assert f"Answers from page {answers}" in texts[first - 1]
+        contents.append(f"Questions p. {first} · Answers p. {answers}")
+    assert re.findall(r"Questions p\. \d+ · Answers p\. \d+", texts[0]) == contents
+
+
+def test_quiz_one_valid_structure_tree(quiz_pair):
+    whole, chunked = quiz_pair
+    assert _structure_problems(whole.reader) == []
+    assert _structure_problems(chunked.reader) == []
+    assert chunked.reader.metadata == whole.reader.metadata
+    assert chunked.reader.trailer["/ID"][0] == whole.reader.trailer["/ID"][0]
+
+
+def test_chunked_quiz_is_reproducible(tmp_path):
+    source = FIXTURES / "mini" / "handbook.md"
+    first = _build(source, tmp_path / "a", 1, "quiz")
+    assert first.read_bytes() == _build(source, tmp_path / "b", 1, "quiz").read_bytes()

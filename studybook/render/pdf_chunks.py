@@ -40,6 +40,7 @@ import zlib
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -74,22 +75,28 @@ def chunk_size(book: Book) -> int:
 def plan(book: Book, size: int) -> list[Part]:
     """Front matter; groups of whole chapters of at most `size` questions (or one chapter);
     the bibliography; the index."""
-    chunks = [Part(front=True)]
-    group: list[str] = []
-    count = 0
-    for topic in book.topics:
-        if group and count + len(topic.questions) > size:
-            chunks.append(Part(topics=tuple(group)))
-            group, count = [], 0
-        group.append(topic.id)
-        count += len(topic.questions)
-    if group:
-        chunks.append(Part(topics=tuple(group)))
+    chunks = [Part(front=True), *(Part(topics=group) for group in topic_groups(book, size))]
     if book.bibliography:
         chunks.append(Part(back=True))
     if any(q.index for q in book.questions):
         chunks.append(Part(index=True))
     return chunks
+
+
+def topic_groups(book: Book, size: int) -> list[tuple[str, ...]]:
+    """The book's chapters in groups of at most `size` questions (a larger chapter alone)."""
+    groups: list[tuple[str, ...]] = []
+    group: list[str] = []
+    count = 0
+    for topic in book.topics:
+        if group and count + len(topic.questions) > size:
+            groups.append(tuple(group))
+            group, count = [], 0
+        group.append(topic.id)
+        count += len(topic.questions)
+    if group:
+        groups.append(tuple(group))
+    return groups
 
 
 @dataclass
@@ -107,45 +114,20 @@ _JOB: dict[str, Any] = {}
 def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
     from . import pdf
 
-    try:
-        import pypdf  # noqa: F401 - the merge needs it: fail before the layouts, not after
-    except ImportError:
-        raise BuildError([Problem(Location(book.path, 1),
-                                  f"the PDF of a book of {len(book.questions)} questions is laid out in chunks "
-                                  "and merged with pypdf, which is not installed",
-                                  f"install the pinned pypdf (requirements.txt), or set {ENV}=0 to lay the "
-                                  "book out in one process")]) from None
+    require_pypdf(book, "PDF")
     chunks = plan(book, size)
     body = [c for c in chunks if not c.index]
     _JOB.update(book=book, options=options, chunks=chunks, digits=digits)
     try:
-        while True:
-            laid = in_workers(_lay_out, range(len(body)))
-            total = sum(chunk_laid.pages + 1 for chunk_laid in laid)  # at most one blank page each
-            if len(str(total)) <= _JOB["digits"]:
-                break
-            _JOB["digits"] = len(str(total))  # a wider placeholder may move pages: lay out again
-        # Every chunk starts on a right-hand (odd) page.
-        starts, blanks, footnotes, page = [], [], [], 1
-        notes = 0
-        for chunk_laid in laid:
-            blank = page % 2 == 0
-            page += blank
-            starts.append(page)
-            blanks.append(blank)
-            footnotes.append(notes)
-            page += chunk_laid.pages
-            notes += chunk_laid.footnotes
-        anchors: dict[str, int] = {}
-        for start, chunk_laid in zip(starts, laid, strict=True):
-            for anchor, local in chunk_laid.anchors.items():
-                anchors.setdefault(anchor, start + local - 1)
+        laid = count_pages(_lay_out, len(body), _JOB)
+        starts, blanks, page = right_hand_starts([chunk_laid.pages for chunk_laid in laid])
+        footnotes = list(accumulate((chunk_laid.footnotes for chunk_laid in laid), initial=0))
+        anchors = book_anchors(starts, laid)
         if len(chunks) > len(body):  # the index: after the last chunk, on a right-hand page
             blank = page % 2 == 0
             page += blank
             starts.append(page)
             blanks.append(blank)
-            footnotes.append(notes)
             anchors["index"] = page
         with tempfile.TemporaryDirectory(prefix="studybook-pdf-") as tmp:
             _JOB.update(anchors=anchors, starts=starts, footnotes=footnotes, laid=laid, tmp=tmp)
@@ -162,6 +144,78 @@ def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
             return merge_to_spool([Path(p) for p in paths], blanks, owners, pdf.identifier(book))
     finally:
         _JOB.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# The steps every chunked print output shares (this PDF, the quiz: studybook/render/quiz.py)
+
+
+def require_pypdf(book: Book, what: str) -> None:
+    """Fail before the layouts, not after them, when the merge cannot run."""
+    try:
+        import pypdf  # noqa: F401
+    except ImportError:
+        raise BuildError([Problem(Location(book.path, 1),
+                                  f"the {what} of a book of {len(book.questions)} questions is laid out in chunks "
+                                  "and merged with pypdf, which is not installed",
+                                  f"install the pinned pypdf (requirements.txt), or set {ENV}=0 to lay the "
+                                  "book out in one process")]) from None
+
+
+def count_pages(lay_out: Callable[[int], Laid], count: int, job: dict[str, Any]) -> list[Laid]:
+    """Round 1: chunks 0 … count - 1 laid out in workers with placeholders of `job["digits"]`
+    digits, widened (and laid out again: a wider placeholder may move pages) until they are
+    enough for the pages of all chunks and a blank page before each."""
+    while True:
+        laid = in_workers(lay_out, range(count))
+        total = sum(chunk_laid.pages + 1 for chunk_laid in laid)  # at most one blank page each
+        if len(str(total)) <= job["digits"]:
+            return laid
+        job["digits"] = len(str(total))
+
+
+def right_hand_starts(counts: list[int]) -> tuple[list[int], list[bool], int]:
+    """Each chunk's first page, on a right-hand (odd) page, and whether a blank page goes before
+    it (as WeasyPrint puts one in inside one document); and the page after the last chunk."""
+    starts, blanks, page = [], [], 1
+    for count in counts:
+        blank = page % 2 == 0
+        page += blank
+        starts.append(page)
+        blanks.append(blank)
+        page += count
+    return starts, blanks, page
+
+
+def book_anchors(starts: list[int], laid: list[Laid]) -> dict[str, int]:
+    """Each anchor's page in the book, from its page in its chunk (the first chunk wins)."""
+    anchors: dict[str, int] = {}
+    for start, chunk_laid in zip(starts, laid, strict=True):
+        for anchor, local in chunk_laid.anchors.items():
+            anchors.setdefault(anchor, start + local - 1)
+    return anchors
+
+
+def numbered(pages: list, laid: Laid | None, anchors: dict[str, int], mark: str, book: Book, i: int) -> list:
+    """Round 2: the pages of chunk `i`, laid out again with its real first page, checked against
+    round 1 (`laid`; None: not laid out then) and their page numbers filled in."""
+    from . import page_numbers, pdf
+
+    local = page_numbers.anchor_pages(pages)
+    if laid is not None and (len(pages), local) != (laid.pages, laid.anchors):
+        raise pdf._unsettled(book, f"chunk {i + 1} broke its pages differently the second time")
+    try:
+        pages, _ = page_numbers.fill(pages, anchors, mark)
+    except page_numbers.PageNumberError as exc:
+        raise pdf._unsettled(book, str(exc)) from None
+    # A link to another chunk: WeasyPrint drops a link whose anchor is not in its document, so
+    # the anchor is declared on the first page; the merge takes each anchor's destination from
+    # the chunk that holds it.
+    elsewhere = {target for page in pages for kind, target, *_ in page.links
+                 if kind == "internal" and target not in local}
+    for target in sorted(elsewhere):
+        pages[0].anchors.setdefault(target, (0, 0, 0, 0))
+    return pages
 
 
 def _lay_out(i: int) -> Laid:
@@ -193,22 +247,7 @@ def _write(i: int) -> tuple[str, list[Problem]]:
                          first_page=start, footnotes_before=_JOB["footnotes"][i])
     with pdf._collector_paused():
         document = pdf.layout(doc, book, options, FontConfiguration())
-        local = page_numbers.anchor_pages(document.pages)
-        if not chunk.index:
-            laid = _JOB["laid"][i]
-            if (len(document.pages), local) != (laid.pages, laid.anchors):
-                raise pdf._unsettled(book, f"chunk {i + 1} broke its pages differently the second time")
-        try:
-            pages, _ = page_numbers.fill(document.pages, anchors, mark)
-        except page_numbers.PageNumberError as exc:
-            raise pdf._unsettled(book, str(exc)) from None
-        # A link to another chunk: WeasyPrint drops a link whose anchor is not in its document, so
-        # the anchor is declared on the first page; the merge takes each anchor's destination from
-        # the chunk that holds it.
-        elsewhere = {target for page in pages for kind, target, *_ in page.links
-                     if kind == "internal" and target not in local}
-        for target in sorted(elsewhere):
-            pages[0].anchors.setdefault(target, (0, 0, 0, 0))
+        pages = numbered(document.pages, None if chunk.index else _JOB["laid"][i], anchors, mark, book, i)
         data = pdf.write_pdf(document.copy(pages), book, options)
     path = Path(_JOB["tmp"]) / f"chunk-{i:04d}.pdf"
     path.write_bytes(data)
@@ -335,7 +374,7 @@ class _Merged:
         chunk_document = structure.raw_get("/K")[0]
         left_out = {root.idnum, catalog.raw_get("/Pages").idnum, catalog.raw_get("/StructTreeRoot").idnum,
                     chunk_document.idnum}
-        for key in ("/Outlines", "/Names"):  # the flashcards have neither
+        for key in ("/Outlines", "/Names"):  # a chunk without bookmarks or links has neither
             if key in catalog and isinstance(catalog.raw_get(key), IndirectObject):
                 left_out.add(catalog.raw_get(key).idnum)
         names = catalog.get("/Names")

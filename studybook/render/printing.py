@@ -130,13 +130,27 @@ def layout(doc: PrintDoc, book: Book):
 
 
 def identifier(book: Book, kind: str) -> bytes:
-    """The permanent file identifier of a print aid: the same for every build of it."""
+    """The PDF's file identifier: from the book and the kind of aid, so the same book gives the
+    same bytes."""
     return hashlib.sha256(f"{book.id}\x1f{book.language}\x1f{kind}".encode()).hexdigest()[:32].encode()
 
 
+def _pdf_options(book: Book, kind: str) -> dict:
+    return {"pdf_variant": PDF_VARIANT, "pdf_identifier": identifier(book, kind), "uncompressed_pdf": False}
+
+
 def write_pdf(doc: PrintDoc, book: Book, kind: str) -> bytes:
-    return _weasyprint(doc, book, lambda html_doc: html_doc.write_pdf(
-        pdf_variant=PDF_VARIANT, pdf_identifier=identifier(book, kind), uncompressed_pdf=False))
+    return _weasyprint(doc, book, lambda html_doc: html_doc.write_pdf(**_pdf_options(book, kind)))
+
+
+def render_pdf(doc: PrintDoc, book: Book, kind: str):
+    """The document laid out with the options of the PDF it becomes (`write_pages`)."""
+    return _weasyprint(doc, book, lambda html_doc: html_doc.render(**_pdf_options(book, kind)))
+
+
+def write_pages(document, pages: list, book: Book, kind: str) -> bytes:
+    """`document` (from `render_pdf`) written as a PDF of `pages` (its pages, made again)."""
+    return document.copy(pages).write_pdf(**_pdf_options(book, kind))
 
 
 def _log_problems(records: list[logging.LogRecord], book: Book, template: str) -> list[Problem]:
