@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import multiprocessing
@@ -246,9 +247,16 @@ def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
     from .mathsvg import die_with_parent
 
     workers = min(len(targets), os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
         return [_render_one(book, options, t) for t in targets]
     ctx = multiprocessing.get_context("fork")
+    if workers < 2:  # one artifact: rendered here (a large book's chunk workers still report)
+        _QUEUE = ctx.SimpleQueue() if progress.enabled() else None
+        try:
+            with progress.StatusLine(_QUEUE) if _QUEUE is not None else contextlib.nullcontext():
+                return [_render_in_worker(book, options, t) for t in targets]
+        finally:
+            _QUEUE = None
     # Imported once here rather than once per worker: the forked workers share the loaded code.
     for target in targets:
         importlib.import_module(RENDERERS[target])

@@ -29,6 +29,7 @@ class _WeasyPrintSteps(logging.Handler):
     def __init__(self, report: Any, artifact: str):
         super().__init__(logging.INFO)
         self.report, self.artifact, self.layouts = report, artifact, 0
+        self.part = ""  # in a chunk worker: which chunk ("layout chunk 3 of 12")
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -36,11 +37,12 @@ class _WeasyPrintSteps(logging.Handler):
         if m:
             page = int(m.group(1))
             self.layouts += page == 1
-            self.report((self.artifact, f"layout {self.layouts}, page {page}"))
+            where = f"{self.part}, page {page}" if self.part else f"layout {self.layouts}, page {page}"
+            self.report((self.artifact, where))
             return
         for step, name in _STEPS.items():
             if message.startswith(step):
-                self.report((self.artifact, name))
+                self.report((self.artifact, f"{self.part}, {name}" if self.part else name))
 
 
 def follow_weasyprint(queue: Any, artifact: str) -> None:
@@ -48,7 +50,17 @@ def follow_weasyprint(queue: Any, artifact: str) -> None:
     logger = logging.getLogger("weasyprint.progress")
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    for handler in [h for h in logger.handlers if isinstance(h, _WeasyPrintSteps)]:
+        logger.removeHandler(handler)  # the artifact rendered before, in the same process
     logger.addHandler(_WeasyPrintSteps(queue.put, artifact))
+
+
+def part(label: str) -> None:
+    """In a worker that lays out one chunk of an artifact: say which in its reports (the pages of
+    a chunk are counted from its own start)."""
+    for handler in logging.getLogger("weasyprint.progress").handlers:
+        if isinstance(handler, _WeasyPrintSteps):
+            handler.part = label
 
 
 class StatusLine:

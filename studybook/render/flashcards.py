@@ -115,7 +115,7 @@ def render(book: Book, options: Options) -> bytes | Spooled:
             path.write_bytes(write_pdf(sheets.document(book, *ranges[i]), book, "flashcards"))
             return str(path)
 
-        paths = [Path(p) for p in in_workers(write, range(len(ranges)))]
+        paths = [Path(p) for p in in_workers(write, range(len(ranges)), "sheets")]
         # Every chunk is whole sheets, a page of fronts and a page of backs: none needs a blank page.
         return pdf_chunks.merge_to_spool(paths, [False] * len(paths), None, identifier(book, "flashcards"))
 
@@ -291,7 +291,8 @@ class _Measurer:
             return self._measure_here(jobs)
         batches = [jobs[i:i + self.batch] for i in range(0, len(jobs), self.batch)]
         result: dict[str, tuple[float, list[float]]] = {}
-        for heights in in_workers(lambda i: self._measure_here(batches[i]), range(len(batches))):
+        for heights in in_workers(lambda i: self._measure_here(batches[i]), range(len(batches)),
+                                  "measuring"):
             result.update(heights)
         return result
 

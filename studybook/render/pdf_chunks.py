@@ -131,7 +131,7 @@ def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
             anchors["index"] = page
         with tempfile.TemporaryDirectory(prefix="studybook-pdf-") as tmp:
             _JOB.update(anchors=anchors, starts=starts, footnotes=footnotes, laid=laid, tmp=tmp)
-            written = in_workers(_write, range(len(chunks)))
+            written = in_workers(_write, range(len(chunks)), "chunk")
             paths = [path for path, _ in written]
             # Each chunk's layout warnings, once (the same message can come from several chunks).
             seen = {(p.location, p.message) for p in options.problems.items}
@@ -167,7 +167,7 @@ def count_pages(lay_out: Callable[[int], Laid], count: int, job: dict[str, Any])
     digits, widened (and laid out again: a wider placeholder may move pages) until they are
     enough for the pages of all chunks and a blank page before each."""
     while True:
-        laid = in_workers(lay_out, range(count))
+        laid = in_workers(lay_out, range(count), "counting pages, chunk")
         total = sum(chunk_laid.pages + 1 for chunk_laid in laid)  # at most one blank page each
         if len(str(total)) <= job["digits"]:
             return laid

@@ -18,7 +18,7 @@ from typing import Any
 from ..diagnostics import BuildError
 
 
-def in_workers(function: Callable[[int], Any], items: range) -> list[Any]:
+def in_workers(function: Callable[[int], Any], items: range, stage: str = "chunk") -> list[Any]:
     """`function` over `items` in worker processes, a new process for each item (its memory goes
     with it), as many at a time as there are cores; an exception in a worker is raised here.
 
@@ -37,7 +37,8 @@ def in_workers(function: Callable[[int], Any], items: range) -> list[Any]:
             while todo and len(running) < (os.cpu_count() or 1):
                 i = todo.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_worker, args=(function, i, send, os.getpid()))
+                part = f"{stage} {i + 1 - items.start} of {len(items)}"  # for the status line
+                process = ctx.Process(target=_worker, args=(function, i, send, os.getpid(), part))
                 process.start()
                 send.close()
                 running[i] = (process, receive)
@@ -63,10 +64,12 @@ def in_workers(function: Callable[[int], Any], items: range) -> list[Any]:
     return [results[i] for i in items]
 
 
-def _worker(function: Callable[[int], Any], i: int, send: Any, parent: int) -> None:
+def _worker(function: Callable[[int], Any], i: int, send: Any, parent: int, part: str) -> None:
+    from .. import progress
     from ..mathsvg import die_with_parent
 
     die_with_parent(parent)
+    progress.part(part)
     try:
         send.send((True, function(i)))
     except BaseException as exc:  # whatever it is, the build reports it
