@@ -4,6 +4,7 @@ formula cache serves pictures drawn before, and the parallel build writes the sa
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,23 @@ def test_formula_pictures_are_read_from_the_cache_file_not_kept_in_memory(mini_b
     # The cache removed while the build runs: each picture is drawn again when asked for.
     (tmp_path / "cache" / "formulas.sqlite").unlink()
     assert {p.key: p.svg for p in pictures} == expected
+
+
+def test_a_terminal_sees_which_chunk_and_page_is_laid_out(mini_book: Path, tmp_path: Path, env):
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    # `script` gives the build a terminal; the mini book cut into chunks of one question.
+    command = shlex.join([sys.executable, str(ROOT / "build.py"), "pdf", "--source", str(mini_book),
+                          "--out", str(tmp_path / "out")])
+    proc = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **env, "STUDYBOOK_PDF_CHUNK": "1"})
+    assert proc.returncode == 0, proc.stdout
+    # (Text mode reads each carriage return of the status line as a line break.)
+    states = {line.strip() for line in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", proc.stdout).splitlines()}
+    assert any(re.fullmatch(r"pdf: chunk \d+ of \d+, page \d+", s) for s in states), sorted(states)[:20]
+    assert any(re.fullmatch(r"pdf: counting pages, chunk \d+ of \d+, page \d+", s) for s in states)
