@@ -95,7 +95,7 @@ def render(book: Book, options: Options) -> bytes | Spooled:
     if size:
         return pdf_chunks.render(book, options, digits, size)
     fonts = FontConfiguration()  # one for the book and its index, so they share their fonts
-    with _collector_paused():
+    with collector_paused():
         while True:
             mark = page_numbers.placeholder(digits)
             document = layout(build_html(book, options, mark=mark), book, options, fonts)
@@ -113,25 +113,25 @@ def render(book: Book, options: Options) -> bytes | Spooled:
             index = layout(build_html(book, options, anchors, part=Part(index=True), first_page=first),
                            book, options, fonts)
             if page_numbers.anchor_pages(index.pages) != {a: n - first + 1 for a, n in anchors.items() if n >= first}:
-                raise _unsettled(book, "the index holds anchors other than its own")
+                raise unsettled(book, "the index holds anchors other than its own")
             pages = pages[:first - 1] + index.pages
         try:
             pages, _ = page_numbers.fill(pages, anchors, mark)
         except page_numbers.PageNumberError as exc:
-            raise _unsettled(book, str(exc)) from None
+            raise unsettled(book, str(exc)) from None
         # Nothing moved: every anchor is still on the page its number says.
         if page_numbers.anchor_pages(pages) != anchors:
-            raise _unsettled(book, "an anchor moved while the page numbers were filled in")
+            raise unsettled(book, "an anchor moved while the page numbers were filled in")
         return write_pdf(document.copy(pages), book, options)
 
 
-def _unsettled(book: Book, why: str) -> BuildError:
+def unsettled(book: Book, why: str) -> BuildError:
     return BuildError([Problem(Location(book.path, 1), f"PDF layout: page numbers: {why}",
                                "report it as a studybook bug, with the source")])
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """No automatic garbage collection while WeasyPrint lays out and draws.
 
     WeasyPrint allocates millions of small objects that live until the PDF is written; the

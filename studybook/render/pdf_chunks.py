@@ -203,11 +203,11 @@ def numbered(pages: list, laid: Laid | None, anchors: dict[str, int], mark: str,
 
     local = page_numbers.anchor_pages(pages)
     if laid is not None and (len(pages), local) != (laid.pages, laid.anchors):
-        raise pdf._unsettled(book, f"chunk {i + 1} broke its pages differently the second time")
+        raise pdf.unsettled(book, f"chunk {i + 1} broke its pages differently the second time")
     try:
         pages, _ = page_numbers.fill(pages, anchors, mark)
     except page_numbers.PageNumberError as exc:
-        raise pdf._unsettled(book, str(exc)) from None
+        raise pdf.unsettled(book, str(exc)) from None
     # A link to another chunk: WeasyPrint drops a link whose anchor is not in its document, so
     # the anchor is declared on the first page; the merge takes each anchor's destination from
     # the chunk that holds it.
@@ -223,7 +223,7 @@ def _lay_out(i: int) -> Laid:
 
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
     doc = pdf.build_html(book, options, mark=page_numbers.placeholder(_JOB["digits"]), part=chunk)
-    with pdf._collector_paused():
+    with pdf.collector_paused():
         document = pdf.layout(doc, book, options)
     return Laid(len(document.pages), page_numbers.anchor_pages(document.pages), _footnotes(doc.html))
 
@@ -245,7 +245,7 @@ def _write(i: int) -> tuple[str, list[Problem]]:
     mark = page_numbers.placeholder(_JOB["digits"])
     doc = pdf.build_html(book, options, anchors if chunk.index else None, mark=mark, part=chunk,
                          first_page=start, footnotes_before=_JOB["footnotes"][i])
-    with pdf._collector_paused():
+    with pdf.collector_paused():
         document = pdf.layout(doc, book, options, FontConfiguration())
         pages = numbered(document.pages, None if chunk.index else _JOB["laid"][i], anchors, mark, book, i)
         data = pdf.write_pdf(document.copy(pages), book, options)

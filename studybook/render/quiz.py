@@ -79,7 +79,7 @@ def _render_whole(book: Book, options: Options) -> bytes:
     from .printing import render_pdf, write_pages
 
     digits = placeholder_digits(book)
-    with pdf._collector_paused():
+    with pdf.collector_paused():
         while True:
             mark = page_numbers.placeholder(digits)
             document = render_pdf(build_document(book, options, mark=mark), book, KIND)
@@ -94,10 +94,10 @@ def _render_whole(book: Book, options: Options) -> bytes:
         try:
             pages, _ = page_numbers.fill(document.pages, anchors, mark)
         except page_numbers.PageNumberError as exc:
-            raise pdf._unsettled(book, str(exc)) from None
+            raise pdf.unsettled(book, str(exc)) from None
         # Nothing moved: every anchor is still on the page its number says.
         if page_numbers.anchor_pages(pages) != anchors:
-            raise pdf._unsettled(book, "an anchor moved while the page numbers were filled in")
+            raise pdf.unsettled(book, "an anchor moved while the page numbers were filled in")
         return write_pages(document, pages, book, KIND)
 
 
@@ -148,7 +148,7 @@ def _lay_out(i: int) -> pdf_chunks.Laid:
 
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
     doc = build_document(book, options, mark=page_numbers.placeholder(_JOB["digits"]), part=chunk)
-    with pdf._collector_paused():
+    with pdf.collector_paused():
         document = render_pdf(doc, book, KIND)
     return pdf_chunks.Laid(len(document.pages), page_numbers.anchor_pages(document.pages), 0)
 
@@ -168,7 +168,7 @@ def _write(i: int) -> str:
         return str(path)
     start = _JOB["starts"][i]
     doc = build_document(book, options, mark=mark, part=chunks[i], first_page=start if start > 1 else 0)
-    with pdf._collector_paused():
+    with pdf.collector_paused():
         document = render_pdf(doc, book, KIND)
         pages = pdf_chunks.numbered(document.pages, _JOB["laid"][i], _JOB["anchors"], mark, book, i)
         path.write_bytes(write_pages(document, pages, book, KIND))
