@@ -21,15 +21,44 @@ the boxes when a `Page` is made, so the pages are made again afterwards.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from typing import Any
 
-from weasyprint.document import Page
+from weasyprint.document import Document, Page
 from weasyprint.formatting_structure import boxes
 from weasyprint.text.line_break import create_layout, line_size
 
 
 def placeholder(digits: int) -> str:
     return "0" * digits
+
+
+def laid_out(lay_out: Callable[[str], Document], digits: int) -> tuple[Document, str]:
+    """`lay_out(placeholder)`, again with a wider placeholder while the document has more pages
+    than the placeholder has digits (a wider one may move pages); returns it and its placeholder."""
+    while True:
+        mark = placeholder(digits)
+        document = lay_out(mark)
+        if len(str(len(document.pages))) <= digits:
+            return document, mark
+        digits = len(str(len(document.pages)))
+        del document
+        gc.collect()
+
+
+def filled(pages: list[Page], anchors: dict[str, int], mark: str, fail: Callable[[str], Exception],
+           local: dict[str, int] | None = None) -> list[Page]:
+    """`fill`, then check that nothing moved: every anchor of these pages (`local`: where they
+    were, if not given by `anchors`) is still on its page. `fail(why)` is the error raised."""
+    before = anchor_pages(pages) if local is None else local
+    try:
+        pages, _ = fill(pages, anchors, mark)
+    except PageNumberError as exc:
+        raise fail(str(exc)) from None
+    if anchor_pages(pages) != before:
+        raise fail("an anchor moved while the page numbers were filled in")
+    return pages
 
 
 def anchor_pages(pages: list[Page]) -> dict[str, int]:

@@ -96,16 +96,8 @@ def render(book: Book, options: Options) -> bytes | Spooled:
         return pdf_chunks.render(book, options, digits, size)
     fonts = FontConfiguration()  # one for the book and its index, so they share their fonts
     with collector_paused():
-        while True:
-            mark = page_numbers.placeholder(digits)
-            document = layout(build_html(book, options, mark=mark), book, options, fonts)
-            if len(str(len(document.pages))) <= digits:
-                break
-            # More pages than the placeholder has digits (a book of over 999 pages): the wider
-            # placeholder may move pages, so the book is laid out again with it.
-            digits = len(str(len(document.pages)))
-            del document
-            gc.collect()
+        document, mark = page_numbers.laid_out(
+            lambda mark: layout(build_html(book, options, mark=mark), book, options, fonts), digits)
         anchors = page_numbers.anchor_pages(document.pages)
         pages = document.pages
         if "index" in anchors:
@@ -115,13 +107,7 @@ def render(book: Book, options: Options) -> bytes | Spooled:
             if page_numbers.anchor_pages(index.pages) != {a: n - first + 1 for a, n in anchors.items() if n >= first}:
                 raise unsettled(book, "the index holds anchors other than its own")
             pages = pages[:first - 1] + index.pages
-        try:
-            pages, _ = page_numbers.fill(pages, anchors, mark)
-        except page_numbers.PageNumberError as exc:
-            raise unsettled(book, str(exc)) from None
-        # Nothing moved: every anchor is still on the page its number says.
-        if page_numbers.anchor_pages(pages) != anchors:
-            raise unsettled(book, "an anchor moved while the page numbers were filled in")
+        pages = page_numbers.filled(pages, anchors, mark, lambda why: unsettled(book, why), local=anchors)
         return write_pdf(document.copy(pages), book, options)
 
 

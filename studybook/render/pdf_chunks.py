@@ -204,10 +204,7 @@ def numbered(pages: list, laid: Laid | None, anchors: dict[str, int], mark: str,
     local = page_numbers.anchor_pages(pages)
     if laid is not None and (len(pages), local) != (laid.pages, laid.anchors):
         raise pdf.unsettled(book, f"chunk {i + 1} broke its pages differently the second time")
-    try:
-        pages, _ = page_numbers.fill(pages, anchors, mark)
-    except page_numbers.PageNumberError as exc:
-        raise pdf.unsettled(book, str(exc)) from None
+    pages = page_numbers.filled(pages, anchors, mark, lambda why: pdf.unsettled(book, why), local=local)
     # A link to another chunk: WeasyPrint drops a link whose anchor is not in its document, so
     # the anchor is declared on the first page; the merge takes each anchor's destination from
     # the chunk that holds it.

@@ -18,7 +18,6 @@ go through the macros the flashcards use (templates/flashcards/macros.html.j2).
 
 from __future__ import annotations
 
-import gc
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,24 +79,10 @@ def _render_whole(book: Book, options: Options) -> bytes:
 
     digits = placeholder_digits(book)
     with pdf.collector_paused():
-        while True:
-            mark = page_numbers.placeholder(digits)
-            document = render_pdf(build_document(book, options, mark=mark), book, KIND)
-            if len(str(len(document.pages))) <= digits:
-                break
-            # More pages than the placeholder has digits: a wider one may move pages, so the
-            # quiz is laid out again with it.
-            digits = len(str(len(document.pages)))
-            del document
-            gc.collect()
+        document, mark = page_numbers.laid_out(
+            lambda mark: render_pdf(build_document(book, options, mark=mark), book, KIND), digits)
         anchors = page_numbers.anchor_pages(document.pages)
-        try:
-            pages, _ = page_numbers.fill(document.pages, anchors, mark)
-        except page_numbers.PageNumberError as exc:
-            raise pdf.unsettled(book, str(exc)) from None
-        # Nothing moved: every anchor is still on the page its number says.
-        if page_numbers.anchor_pages(pages) != anchors:
-            raise pdf.unsettled(book, "an anchor moved while the page numbers were filled in")
+        pages = page_numbers.filled(document.pages, anchors, mark, lambda why: pdf.unsettled(book, why))
         return write_pages(document, pages, book, KIND)
 
 
