@@ -8,42 +8,23 @@ both the measuring batches and the sheet chunks have several joins.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import test_pdf_chunks
 from pypdf import PdfReader
-
-from conftest import ROOT, run_build
-from studybook.render import pdf_chunks
+from test_pdf_chunks import assert_same_texts, build_chunked
 
 pytestmark = pytest.mark.slow
 
-EPOCH = "1700000000"
-QUESTIONS, PER_CHUNK = 60, 10  # 10 questions: 2 sheets a chunk, 10 sides a measuring batch
-
-
-def _build(source: Path, out: Path, chunk: int) -> Path:
-    proc = run_build("flashcards", "--strict", "--source", str(source), "--out", str(out),
-                     env={"SOURCE_DATE_EPOCH": EPOCH, pdf_chunks.ENV: str(chunk)})
-    assert proc.returncode == 0, proc.stderr
-    (pdf,) = out.glob("*-flashcards-*.pdf")
-    return pdf
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    book = tmp_path_factory.mktemp("generated")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_book.py"), str(QUESTIONS), "--out", str(book)],
-                   check=True, capture_output=True)
-    return book / "handbook.md"
+PER_CHUNK = 10  # 10 questions: 2 sheets a chunk, 10 sides a measuring batch
+generated = test_pdf_chunks.generated  # the same generated book (made again for this module)
 
 
 @pytest.fixture(scope="module")
 def pair(generated, tmp_path_factory) -> tuple[Path, Path]:
-    return (_build(generated, tmp_path_factory.mktemp("whole"), 0),
-            _build(generated, tmp_path_factory.mktemp("chunked"), PER_CHUNK))
+    return (build_chunked(generated, tmp_path_factory.mktemp("whole"), 0, "flashcards"),
+            build_chunked(generated, tmp_path_factory.mktemp("chunked"), PER_CHUNK, "flashcards"))
 
 
 def _texts(path: Path) -> list[str]:
@@ -64,9 +45,7 @@ def test_several_chunks_were_merged(pair):
 def test_same_text_on_every_page(pair):
     whole, chunked = pair
     a, b = _texts(whole), _texts(chunked)
-    assert len(a) == len(b)
-    different = [n for n, (x, y) in enumerate(zip(a, b, strict=True), 1) if x != y]
-    assert not different, f"pages whose text differs: {different}"
+    assert_same_texts(a, b)
     # Sheet numbers run on across chunks ("Sheet 3 of 8"), not from 1 in each chunk.
     assert f"of {len(a) // 2}" in b[-1] and f"{len(a) // 2} of" in b[-1]
 
@@ -101,5 +80,5 @@ def test_one_structure_tree_with_every_element(pair):
 
 
 def test_chunked_build_is_reproducible(generated, pair, tmp_path):
-    again = _build(generated, tmp_path / "again", PER_CHUNK)
+    again = build_chunked(generated, tmp_path / "again", PER_CHUNK, "flashcards")
     assert again.read_bytes() == pair[1].read_bytes()

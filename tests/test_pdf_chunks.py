@@ -29,7 +29,8 @@ EPOCH = "1700000000"
 QUESTIONS, PER_CHUNK = 60, 15  # the generator makes at least the handbook once (50)
 
 
-def _build(source: Path, out: Path, chunk: int, target: str = "pdf") -> Path:
+def build_chunked(source: Path, out: Path, chunk: int, target: str = "pdf") -> Path:
+    """`target` of `source` built with chunks of `chunk` questions (0: in one piece)."""
     proc = run_build(target, "--strict", "--source", str(source), "--out", str(out),
                      env={"SOURCE_DATE_EPOCH": EPOCH, pdf_chunks.ENV: str(chunk)})
     assert proc.returncode == 0, proc.stderr
@@ -48,8 +49,8 @@ def generated(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def pair(generated, tmp_path_factory) -> tuple[Built, Built]:
     book = read_book(generated)
-    whole = _build(generated, tmp_path_factory.mktemp("whole"), 0)
-    chunked = _build(generated, tmp_path_factory.mktemp("chunked"), PER_CHUNK)
+    whole = build_chunked(generated, tmp_path_factory.mktemp("whole"), 0)
+    chunked = build_chunked(generated, tmp_path_factory.mktemp("chunked"), PER_CHUNK)
     return Built(whole, book), Built(chunked, book)
 
 
@@ -64,11 +65,14 @@ def test_the_handbook_is_not_chunked(monkeypatch):
     assert pdf_chunks.chunk_size(read_book(BOOK)) == 0
 
 
-def test_same_text_on_every_page(pair):
-    whole, chunked = pair
-    assert len(chunked.texts) == len(whole.texts)
-    different = [n for n, (a, b) in enumerate(zip(whole.texts, chunked.texts, strict=True), 1) if a != b]
+def assert_same_texts(whole: list[str], chunked: list[str]) -> None:
+    assert len(chunked) == len(whole)
+    different = [n for n, (a, b) in enumerate(zip(whole, chunked, strict=True), 1) if a != b]
     assert not different, f"pages whose text differs: {different[:20]}"
+
+
+def test_same_text_on_every_page(pair):
+    assert_same_texts(pair[0].texts, pair[1].texts)
 
 
 def test_same_outline_titles_and_targets(pair):
@@ -174,8 +178,8 @@ def test_metadata_and_catalog_as_in_one_document(pair):
 
 def test_chunked_build_is_reproducible(tmp_path):
     source = FIXTURES / "mini" / "handbook.md"
-    first = _build(source, tmp_path / "a", 1)
-    assert first.read_bytes() == _build(source, tmp_path / "b", 1).read_bytes()
+    first = build_chunked(source, tmp_path / "a", 1)
+    assert first.read_bytes() == build_chunked(source, tmp_path / "b", 1).read_bytes()
     assert outline_entries(PdfReader(first))
 
 
@@ -225,8 +229,8 @@ QUIZ_PER_CHUNK = 25
 @pytest.fixture(scope="module")
 def quiz_pair(generated, tmp_path_factory) -> tuple[Built, Built]:
     book = read_book(generated)
-    whole = _build(generated, tmp_path_factory.mktemp("quiz-whole"), 0, "quiz")
-    chunked = _build(generated, tmp_path_factory.mktemp("quiz-chunked"), QUIZ_PER_CHUNK, "quiz")
+    whole = build_chunked(generated, tmp_path_factory.mktemp("quiz-whole"), 0, "quiz")
+    chunked = build_chunked(generated, tmp_path_factory.mktemp("quiz-chunked"), QUIZ_PER_CHUNK, "quiz")
     return Built(whole, book), Built(chunked, book)
 
 
@@ -245,10 +249,7 @@ def test_the_quiz_is_cut_into_chunks_with_notes_pages_between(generated, quiz_pa
 
 
 def test_quiz_same_text_on_every_page(quiz_pair):
-    whole, chunked = quiz_pair
-    assert len(chunked.texts) == len(whole.texts)
-    different = [n for n, (a, b) in enumerate(zip(whole.texts, chunked.texts, strict=True), 1) if a != b]
-    assert not different, f"pages whose text differs: {different[:20]}"
+    assert_same_texts(quiz_pair[0].texts, quiz_pair[1].texts)
 
 
 def test_quiz_same_outline_and_links(quiz_pair):
@@ -292,5 +293,5 @@ def test_quiz_one_valid_structure_tree(quiz_pair):
 
 def test_chunked_quiz_is_reproducible(tmp_path):
     source = FIXTURES / "mini" / "handbook.md"
-    first = _build(source, tmp_path / "a", 1, "quiz")
-    assert first.read_bytes() == _build(source, tmp_path / "b", 1, "quiz").read_bytes()
+    first = build_chunked(source, tmp_path / "a", 1, "quiz")
+    assert first.read_bytes() == build_chunked(source, tmp_path / "b", 1, "quiz").read_bytes()
