@@ -132,8 +132,10 @@ def test_bytes_are_identical_in_a_fresh_process(drawn, tmp_path):
     here = {i: hashlib.sha256(svg).hexdigest() for i, svg in drawn.items()}
     script = _DRAW_ALL.format(root=str(ROOT))
     for seed in ("1", "12345"):
+        # A hang guard, not a time limit: with an empty MPLCONFIGDIR matplotlib first builds its
+        # font cache, which took over 120 s on a loaded 2-core machine.
         result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                                timeout=120, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin",
+                                timeout=900, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin",
                                                   "MPLCONFIGDIR": str(tmp_path / f"mpl{seed}")})
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout.strip().splitlines()[-1]) == here
