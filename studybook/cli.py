@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         fresh = set()
     todo = [t for t in targets if t not in fresh]
-    from . import figures, mathsvg
+    from . import figures, mathbreak, mathsvg
     from .reader import read_book
 
     warnings: list[Problem] = []
@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         # Formula pictures are drawn before any renderer: `check` finds what a build would.
         checks = Problems()
         formulas = mathsvg.FormulaCache(cache_dir() / "formulas")
+        mathbreak.use_cache(cache_dir() / "formulas")  # phone line breaks: widths measured before
         mathsvg.draw_all(book, checks, cache=formulas)
         if formulas.hits or formulas.misses:
             log(f"formulas: {formulas.misses} drawn, {formulas.hits} from the cache")

@@ -139,3 +139,25 @@ def test_an_inline_formula_may_break_after_its_relations_and_nowhere_else():
     assert inline_pieces(r"x=") == [r"x="]
     for piece in inline_pieces(tex):
         to_mathml(piece, display=False)
+
+
+def test_widths_are_kept_in_the_cache_file_across_builds(tmp_path, monkeypatch):
+    from studybook import mathbreak
+
+    monkeypatch.setattr(mathbreak._WIDTHS, "path", None)
+    monkeypatch.setattr(mathbreak._WIDTHS, "_db", None)
+    mathbreak.use_cache(tmp_path)
+    tex = r"\sum_{i=1}^{n} x_i^2 + \frac{a}{b}"
+    mathbreak.width_em.cache_clear()
+    measured = mathbreak.width_em(tex)
+    assert (tmp_path / "formulas.sqlite").is_file()
+
+    def never(tex: str) -> float:
+        raise AssertionError(f"measured again: {tex}")
+
+    # A new build (the in-process memo cleared, a new connection): the width comes from the file.
+    mathbreak.width_em.cache_clear()
+    monkeypatch.setattr(mathbreak._WIDTHS, "_db", None)
+    monkeypatch.setattr(mathbreak, "_measure", never)
+    assert mathbreak.width_em(tex) == measured
+    mathbreak.width_em.cache_clear()
