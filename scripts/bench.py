@@ -61,34 +61,37 @@ class Run:
     ok: bool
     note: str = ""
     pages: int | None = None
+    largest: str = ""  # the process that peaked, as sampled
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _tree_state(root_pid: int) -> tuple[float, float]:
-    """(largest VmRSS in MiB, CPU seconds so far) of the processes of the session of `root_pid`.
+def _tree_state(root_pid: int) -> tuple[float, float, str]:
+    """(largest VmRSS in MiB, CPU seconds so far, the name of the largest process) of the
+    processes of the session of `root_pid` (a build's workers name themselves: "sb-3-chunk").
 
     CPU counts live processes and the children they have reaped (cutime/cstime), which is how
     the caps are applied: in CPU time, so a loaded machine does not kill a run that is merely slow.
     """
-    peak, cpu = 0.0, 0.0
+    peak, cpu, name = 0.0, 0.0, ""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+                comm, rest = fh.read().split("(", 1)[1].rsplit(")", 1)
+                fields = rest.split()
             if int(fields[3]) != root_pid:  # the session id (field 6) is fields[3] after the name
                 continue
             cpu += sum(int(x) for x in fields[11:15]) / _TICK  # utime stime cutime cstime
             with open(f"/proc/{entry}/status") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
-                        peak = max(peak, int(line.split()[1]) / 1024)
+                    if line.startswith("VmRSS:") and int(line.split()[1]) / 1024 > peak:
+                        peak, name = int(line.split()[1]) / 1024, comm
         except (OSError, IndexError, ValueError):
             continue
-    return peak, cpu
+    return peak, cpu, name
 
 
 def measure(label: str, cmd: list[str], env: dict[str, str] | None = None, cap_s: float = 1e9,
@@ -102,14 +105,16 @@ def measure(label: str, cmd: list[str], env: dict[str, str] | None = None, cap_s
     proc = subprocess.Popen([TIME, "-f", "%U %S %M", "-o", timing, *cmd], cwd=cwd, env=full_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     peak = [0.0]
+    largest = [""]
     _last_cpu = [float("nan")]
     killed: list[str] = []
     done = threading.Event()
 
     def watch() -> None:
         while not done.wait(0.2):
-            rss, cpu = _tree_state(proc.pid)
-            peak[0] = max(peak[0], rss)
+            rss, cpu, name = _tree_state(proc.pid)
+            if rss > peak[0]:
+                peak[0], largest[0] = rss, name
             _last_cpu[0] = max(_last_cpu[0], cpu) if _last_cpu[0] == _last_cpu[0] else cpu
             # CPU time is the cap; wall time only as a backstop (3x) on a heavily shared machine.
             over = ("CPU time" if cpu > cap_s else "wall time (3x)" if time.perf_counter() - start > 3 * cap_s
@@ -136,7 +141,7 @@ def measure(label: str, cmd: list[str], env: dict[str, str] | None = None, cap_s
     ok = proc.returncode == 0 and not killed
     last = stderr.strip().splitlines()[-1][:120] if stderr.strip() else "failed"
     note = killed[0] if killed else "" if ok else last
-    return Run(label, cpu, wall, peak_mb, ok, note)
+    return Run(label, cpu, wall, peak_mb, ok, note, largest=largest[0])
 
 
 def pdf_pages(path: Path) -> int | None:
@@ -150,7 +155,8 @@ def pdf_pages(path: Path) -> int | None:
 
 def show(run: Run) -> None:
     pages = f"{run.pages:5d} p  {1000 * run.cpu / run.pages:6.0f} ms/p" if run.pages else ""
-    status = f"  ({run.note})" if run.note else ""
+    status = "; ".join(filter(None, [run.note, f"largest: {run.largest}" if run.largest else ""]))
+    status = f"  ({status})" if status else ""
     print(f"{run.label:44} {run.cpu:8.2f} {run.wall:8.2f} {run.peak_mb:8.0f}  {pages}{status}", flush=True)
 
 

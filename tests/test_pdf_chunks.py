@@ -219,6 +219,20 @@ def test_merged_objects_are_packed_in_object_streams(pair):
     assert referenced <= set(objects), sorted(referenced - set(objects))[:10]
 
 
+def test_merge_is_not_stopped_by_pypdfs_limits_for_hostile_files(pair, tmp_path):
+    """pypdf refuses arrays and dictionaries of over 100,000 elements, and one chunk of a
+    5,000-question book holds a bigger array: the merge reads the build's own chunks without
+    those limits. Here the limits are cut to ten elements, far below this book's arrays."""
+    import pypdf
+
+    whole, _ = pair
+    target = tmp_path / "merged.pdf"
+    with pypdf.apply_configuration(array_maximum_element_count=10, dictionary_maximum_element_count=10), \
+            target.open("wb") as out:
+        pdf_chunks.merge([whole.path], [False], None, b"0" * 16, out)
+    assert len(PdfReader(target).pages) == len(PdfReader(whole.path).pages)
+
+
 # ---------------------------------------------------------------------------------------------
 # The quiz (studybook/render/quiz.py): the title page with the contents, then chapter groups;
 # where a blank page goes in between chunks, it is the page headed for notes one document prints.

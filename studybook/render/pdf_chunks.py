@@ -35,6 +35,7 @@ import hashlib
 import io
 import os
 import re
+import sys
 import tempfile
 import zlib
 from array import array
@@ -279,14 +280,27 @@ def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]] | None, 
     holds 300 objects; so the merge holds one chunk's objects, not the book's (pypdf's own writer
     keeps every object of the result in memory: 2.1 GiB for 1,400 pages). The chunk's catalog, page
     tree, outline, name tree and structure-tree root are left out and made once for the book."""
-    from pypdf import PdfReader
+    import pypdf
 
     merged = _Merged(identifier, target)
-    for i, (path, blank) in enumerate(zip(paths, blanks, strict=True)):
-        if blank:
-            merged.blank_page()
-        merged.add(PdfReader(path), None if owners is None else owners[i])
-    merged.finish()
+    with pypdf.apply_configuration(**_unlimited()):
+        for i, (path, blank) in enumerate(zip(paths, blanks, strict=True)):
+            if blank:
+                merged.blank_page()
+            merged.add(pypdf.PdfReader(path), None if owners is None else owners[i])
+        merged.finish()
+
+
+def _unlimited() -> dict[str, int]:
+    """Every size limit of pypdf lifted. They guard against hostile files; the chunks are this
+    build's own, and a large book's are past them (one chunk of a 5,000-question book holds an
+    array of more than pypdf's 100,000 elements)."""
+    import dataclasses
+
+    import pypdf
+
+    return {field.name: sys.maxsize for field in dataclasses.fields(pypdf.Configuration)
+            if field.type in (int, "int")}
 
 
 class _Merged:

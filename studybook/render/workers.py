@@ -7,12 +7,14 @@ flashcards.py, quiz.py).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import multiprocessing.connection
 import os
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..diagnostics import BuildError
@@ -38,7 +40,7 @@ def in_workers(function: Callable[[int], Any], items: range, stage: str = "chunk
                 i = todo.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
                 part = f"{stage} {i + 1 - items.start} of {len(items)}"  # for the status line
-                process = ctx.Process(target=_worker, args=(function, i, send, os.getpid(), part))
+                process = ctx.Process(target=_worker, args=(function, i, send, os.getpid(), part, stage))
                 process.start()
                 send.close()
                 running[i] = (process, receive)
@@ -64,12 +66,15 @@ def in_workers(function: Callable[[int], Any], items: range, stage: str = "chunk
     return [results[i] for i in items]
 
 
-def _worker(function: Callable[[int], Any], i: int, send: Any, parent: int, part: str) -> None:
+def _worker(function: Callable[[int], Any], i: int, send: Any, parent: int, part: str, stage: str) -> None:
     from .. import progress
     from ..mathsvg import die_with_parent
 
     die_with_parent(parent)
     progress.part(part)
+    # A name of its own in ps, top and /proc (scripts/bench.py reports the largest process by it).
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(f"sb-{i}-{stage}"[:15])
     try:
         send.send((True, function(i)))
     except BaseException as exc:  # whatever it is, the build reports it
