@@ -219,6 +219,76 @@ def test_merged_objects_are_packed_in_object_streams(pair):
     assert referenced <= set(objects), sorted(referenced - set(objects))[:10]
 
 
+# ---------------------------------------------------------------------------------------------
+# The contents and the bibliography in parts (pdf_chunks.PART_LINES): each part goes on from the
+# one before on the next page, on whichever side that falls, with the running head.
+
+PART_LINES = 40  # the generated book's contents in two parts, its bibliography in about twenty
+
+
+@pytest.fixture(scope="module")
+def parted(generated, tmp_path_factory) -> Built:
+    from studybook import mathsvg
+    from studybook.cli import cache_dir
+    from studybook.output import discard
+    from studybook.render import Options, pdf
+
+    book = read_book(generated)
+    mathsvg.draw_all(book, cache=mathsvg.FormulaCache(cache_dir() / "formulas"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pdf_chunks, "PART_LINES", PART_LINES)
+        patch.setenv(pdf_chunks.ENV, str(PER_CHUNK))
+        result = pdf.render(book, Options(build_time=int(EPOCH)))
+    path = tmp_path_factory.mktemp("parted") / "parted.pdf"
+    try:
+        path.write_bytes(result.path.read_bytes())
+    finally:
+        discard([result])
+    return Built(path, book)
+
+
+def test_contents_and_bibliography_are_cut_into_parts_that_go_on(generated):
+    parts = pdf_chunks.plan(read_book(generated), PER_CHUNK, PART_LINES)
+    contents = [p for p in parts if p.front or p.contents]
+    bibliography = [p for p in parts if p.back]
+    assert len(contents) >= 2 and len(bibliography) >= 2
+    assert [p.continues for p in contents] == [False] + [True] * (len(contents) - 1)
+    assert [p.continues for p in bibliography] == [False] + [True] * (len(bibliography) - 1)
+
+
+def test_parts_print_every_page_number_once_and_right(pair, parted, tmp_path):
+    """Every contents line and every "cited in" entry, as many as in the book laid out in one
+    piece, and each names the page its link leads to."""
+    found = printed_page_numbers(parted, tmp_path)
+    wrong = [f for f in found if int(re.search(r"(\d+)\D*$", f[1]).group(1)) != f[3]]
+    assert not wrong, wrong[:10]
+    assert len(found) == len(printed_page_numbers(pair[0], tmp_path))
+
+
+def test_parts_keep_folios_running_heads_and_structure(parted):
+    """A part that goes on starts on the next page whichever side it is (no blank page), with
+    the folio of that page and the running head of its matter."""
+    reader, texts = parted.reader, parted.texts
+    assert _structure_problems(reader) == []
+    tops = [(title, page) for depth, title, page in parted.outline if depth == 0]
+    at = [n for n, (title, _) in enumerate(tops) if title in ("Contents", "Bibliography")]
+    opening = [tops[n][1] for n in at]
+    ends = [tops[n + 1][1] for n in at]  # the next part of the book opens there
+    matter = []
+    for start, end in zip(opening, ends, strict=True):
+        pages = list(range(start, end))
+        while not texts[pages[-1] - 1].strip():  # a blank verso before the next opener
+            pages.pop()
+        matter += pages
+    assert not [n for n in matter if not texts[n - 1].strip()], "a blank page inside the matter"
+    wrong = [n for n in matter if not texts[n - 1].rstrip().endswith(f"\n{n}")]
+    assert not wrong, f"pages whose folio is not their number: {wrong[:10]}"
+    headless = [n for n in matter if n not in opening
+                and not re.search(r"^(contents|bibliography)$", texts[n - 1], re.I | re.M)]
+    assert not headless, f"pages of the contents or the bibliography without their running head: {headless}"
+    assert len(matter) > 20
+
+
 def test_merge_is_not_stopped_by_pypdfs_limits_for_hostile_files(pair, tmp_path):
     """pypdf refuses arrays and dictionaries of over 100,000 elements, and one chunk of a
     5,000-question book holds a bigger array: the merge reads the build's own chunks without

@@ -146,6 +146,20 @@ class Part:
     topics: tuple[str, ...] = ()  # these chapters
     back: bool = False  # the bibliography
     index: bool = False
+    # A large book's contents and bibliography are cut into parts too (studybook/render/pdf_chunks.py):
+    contents: tuple[str, ...] | None = None  # the chapters its contents lists (None: all, if any)
+    entries: tuple[int, int] | None = None  # the bibliography's entries [start, stop) (None: all)
+    continues: bool = False  # goes on from the part before on the next page, without a heading
+
+
+def lead_pages(part: Part | None, first_page: int) -> int:
+    """Pages a part that `continues` lays out before its own and drops: WeasyPrint starts every
+    document on a right-hand page and a part may go on on a left-hand one; and the running head
+    is set on them, so that the part's first page carries it (the head is left off the page where
+    it is set)."""
+    if part is None or not part.continues:
+        return 0
+    return 2 if first_page % 2 else 1
 
 
 def build_html(book: Book, options: Options, pages: dict[str, int] | None = None, *, mark: str = "000",
@@ -198,6 +212,7 @@ def build_html(book: Book, options: Options, pages: dict[str, int] | None = None
         "cover_edition": edition_line(book),
         "part": part,
         "first_page": first_page,
+        "lead": lead_pages(part, first_page),
         "footnotes_before": footnotes_before,
         "decorative": sorted({p.name for f in book.fragments() for p in f.parts_of(ImageRef) if not p.alt}),
     }

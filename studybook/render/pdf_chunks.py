@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from ..diagnostics import BuildError, Location, Problem
 from ..model import Book
@@ -56,6 +56,10 @@ ENV = "STUDYBOOK_PDF_CHUNK"
 # A book of more questions than this is chunked, this many questions (whole chapters) a chunk:
 # about 3.2 pages a question and 3.5 MiB a page put a chunk of 120 questions near 1.3 GiB.
 CHUNK_QUESTIONS = 120
+# Lines of contents or bibliography in one part: ≈ 45 pages, ≈ 300 MB of WeasyPrint boxes; those
+# pages are denser than a chapter's (a 5,000-question book's 204 pages of contents took 1.1 GB
+# laid out in one piece, its bibliography, 182 pages, 1.3 GB).
+PART_LINES = 2000
 # The merge packs the objects that are not streams into compressed object streams (ISO 32000-1
 # §7.5.7), as WeasyPrint does, this many (or this many bytes of PDF text) to a stream: one
 # stream's text is what the merge holds before writing it out. zlib's level is fixed so that two
@@ -73,31 +77,48 @@ def chunk_size(book: Book) -> int:
     return CHUNK_QUESTIONS if len(book.questions) > CHUNK_QUESTIONS else 0
 
 
-def plan(book: Book, size: int) -> list[Part]:
+def plan(book: Book, size: int, lines: int | None = None) -> list[Part]:
     """Front matter; groups of whole chapters of at most `size` questions (or one chapter);
-    the bibliography; the index."""
-    chunks = [Part(front=True), *(Part(topics=group) for group in topic_groups(book, size))]
+    the bibliography; the index. The contents and the bibliography, whose length grows with the
+    book, in parts of about `lines` lines each, every part going on from the one before."""
+    lines = lines or PART_LINES
+    contents = _runs([(topic.id, 1 + len(topic.questions)) for topic in book.topics], lines)
+    chunks = [Part(front=True, contents=None if len(contents) <= 1 else contents[0]),
+              *(Part(contents=group, continues=True) for group in contents[1:]),
+              *(Part(topics=group) for group in topic_groups(book, size))]
     if book.bibliography:
-        chunks.append(Part(back=True))
+        # An entry's lines: its reference, and its "cited in" list at about eight to a line.
+        cited = [(i, 3 + len(book.cited_by[ref.key]) // 8) for i, ref in enumerate(book.bibliography)]
+        runs = _runs(cited, lines)
+        chunks += [Part(back=True, entries=None if len(runs) == 1 else (run[0], run[-1] + 1), continues=k > 0)
+                   for k, run in enumerate(runs)]
     if any(q.index for q in book.questions):
         chunks.append(Part(index=True))
     return chunks
 
 
+T = TypeVar("T")
+
+
+def _runs(items: list[tuple[T, int]], lines: int) -> list[tuple[T, ...]]:
+    """`items` (each with its lines) in runs of at most `lines` lines (a longer item alone)."""
+    runs: list[tuple[T, ...]] = []
+    run: list[T] = []
+    count = 0
+    for item, weight in items:
+        if run and count + weight > lines:
+            runs.append(tuple(run))
+            run, count = [], 0
+        run.append(item)
+        count += weight
+    if run:
+        runs.append(tuple(run))
+    return runs
+
+
 def topic_groups(book: Book, size: int) -> list[tuple[str, ...]]:
     """The book's chapters in groups of at most `size` questions (a larger chapter alone)."""
-    groups: list[tuple[str, ...]] = []
-    group: list[str] = []
-    count = 0
-    for topic in book.topics:
-        if group and count + len(topic.questions) > size:
-            groups.append(tuple(group))
-            group, count = [], 0
-        group.append(topic.id)
-        count += len(topic.questions)
-    if group:
-        groups.append(tuple(group))
-    return groups
+    return _runs([(topic.id, len(topic.questions)) for topic in book.topics], size)
 
 
 @dataclass
@@ -121,7 +142,8 @@ def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
     _JOB.update(book=book, options=options, chunks=chunks, digits=digits)
     try:
         laid = count_pages(_lay_out, len(body), _JOB)
-        starts, blanks, page = right_hand_starts([chunk_laid.pages for chunk_laid in laid])
+        starts, blanks, page = right_hand_starts([chunk_laid.pages for chunk_laid in laid],
+                                                 [chunk.continues for chunk in body])
         footnotes = list(accumulate((chunk_laid.footnotes for chunk_laid in laid), initial=0))
         anchors = book_anchors(starts, laid)
         if len(chunks) > len(body):  # the index: after the last chunk, on a right-hand page
@@ -175,12 +197,13 @@ def count_pages(lay_out: Callable[[int], Laid], count: int, job: dict[str, Any])
         job["digits"] = len(str(total))
 
 
-def right_hand_starts(counts: list[int]) -> tuple[list[int], list[bool], int]:
-    """Each chunk's first page, on a right-hand (odd) page, and whether a blank page goes before
-    it (as WeasyPrint puts one in inside one document); and the page after the last chunk."""
+def right_hand_starts(counts: list[int], continues: list[bool] | None = None) -> tuple[list[int], list[bool], int]:
+    """Each chunk's first page, on a right-hand (odd) page unless it `continues` the one before,
+    and whether a blank page goes before it (as WeasyPrint puts one in inside one document); and
+    the page after the last chunk."""
     starts, blanks, page = [], [], 1
-    for count in counts:
-        blank = page % 2 == 0
+    for i, count in enumerate(counts):
+        blank = page % 2 == 0 and not (continues and continues[i])
         page += blank
         starts.append(page)
         blanks.append(blank)
@@ -222,8 +245,8 @@ def _lay_out(i: int) -> Laid:
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
     doc = pdf.build_html(book, options, mark=page_numbers.placeholder(_JOB["digits"]), part=chunk)
     with pdf.collector_paused():
-        document = pdf.layout(doc, book, options)
-    return Laid(len(document.pages), page_numbers.anchor_pages(document.pages), _footnotes(doc.html))
+        pages = pdf.layout(doc, book, options).pages[pdf.lead_pages(chunk, 0):]
+    return Laid(len(pages), page_numbers.anchor_pages(pages), _footnotes(doc.html))
 
 
 def _footnotes(html: str) -> int:
@@ -245,7 +268,8 @@ def _write(i: int) -> tuple[str, list[Problem]]:
                          first_page=start, footnotes_before=_JOB["footnotes"][i])
     with pdf.collector_paused():
         document = pdf.layout(doc, book, options, FontConfiguration())
-        pages = numbered(document.pages, None if chunk.index else _JOB["laid"][i], anchors, mark, book, i)
+        pages = numbered(document.pages[pdf.lead_pages(chunk, start):], None if chunk.index else _JOB["laid"][i],
+                         anchors, mark, book, i)
         data = pdf.write_pdf(document.copy(pages), book, options)
     path = Path(_JOB["tmp"]) / f"chunk-{i:04d}.pdf"
     path.write_bytes(data)
