@@ -307,7 +307,7 @@ def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]] | None, 
     import pypdf
 
     merged = _Merged(identifier, target)
-    with pypdf.apply_configuration(**_unlimited()):
+    with pypdf.apply_configuration(pypdf.get_configuration().with_overwrites(**_unlimited())):
         for i, (path, blank) in enumerate(zip(paths, blanks, strict=True)):
             if blank:
                 merged.blank_page()
