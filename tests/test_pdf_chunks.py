@@ -283,10 +283,28 @@ def test_parts_keep_folios_running_heads_and_structure(parted):
     assert not [n for n in matter if not texts[n - 1].strip()], "a blank page inside the matter"
     wrong = [n for n in matter if not texts[n - 1].rstrip().endswith(f"\n{n}")]
     assert not wrong, f"pages whose folio is not their number: {wrong[:10]}"
+    # Laid out as the side it is printed on: the folio at the outer edge.
+    wrong = [n for n in matter if _folio_side(reader.pages[n - 1], n) != ("right" if n % 2 else "left")]
+    assert not wrong, f"pages laid out as the other side: {wrong[:10]}"
     headless = [n for n in matter if n not in opening
                 and not re.search(r"^(contents|bibliography)$", texts[n - 1], re.I | re.M)]
     assert not headless, f"pages of the contents or the bibliography without their running head: {headless}"
     assert len(matter) > 20
+
+
+def _folio_side(page, number: int) -> str | None:
+    """Which half of the page the folio `number` is on (the lowest text reading `number`)."""
+    found: list[tuple[float, float]] = []
+
+    def visit(text, cm, tm, font, size) -> None:
+        if text.strip() == str(number):
+            found.append((tm[4] * cm[1] + tm[5] * cm[3] + cm[5], tm[4] * cm[0] + tm[5] * cm[2] + cm[4]))
+
+    page.extract_text(visitor_text=visit)
+    if not found:
+        return None
+    _, x = min(found)
+    return "right" if x > float(page.mediabox.width) / 2 else "left"
 
 
 def test_merge_is_not_stopped_by_pypdfs_limits_for_hostile_files(pair, tmp_path):
