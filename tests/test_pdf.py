@@ -8,6 +8,7 @@ structural checks run on the fixture book and, when it exists, on the real handb
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import shutil
 import statistics
@@ -945,3 +946,34 @@ def test_a_page_reference_is_not_broken(built: Built, layout: Layout):
               and not any(other.page == line.page and abs(other.y0 - line.y0) < 2 and other.x0 > line.x1
                           for other in layout.lines)]
     assert not broken, broken[:10]
+
+
+def test_hanging_numbers_hold_a_large_banks_numbers():
+    """"Q5000 " and a chapter "700 " hang in the margin of the contents, the chapter lists and
+    the question heads without running into their titles (a 5,000-question book printed
+    "Q4715What is …" with the width that holds "Q50 ")."""
+    import dataclasses
+
+    from weasyprint.formatting_structure.boxes import LineBox, TextBox
+
+    from studybook.render import Options, pdf
+
+    book = read_book(FIXTURES / "mini" / "handbook.md")
+    *topics, last = book.topics
+    *questions, question = last.questions
+    last = dataclasses.replace(last, number=700, questions=(*questions, dataclasses.replace(question, number=5000)))
+    book = dataclasses.replace(book, topics=(*topics, last))
+    options = Options(build_time=0)
+    document = pdf.layout(pdf.build_html(book, options), book, options)
+    hung = []
+    for page in document.pages:
+        for line in page._page_box.descendants():
+            if not isinstance(line, LineBox):
+                continue
+            texts = [box for box in line.descendants() if isinstance(box, TextBox)]
+            for number, after in itertools.pairwise(texts):
+                if number.text.strip() in ("Q5000", "700"):
+                    hung.append((number.text.strip(), after.position_x - (number.position_x + number.width)))
+    assert {text for text, _ in hung} == {"Q5000", "700"}
+    assert len(hung) >= 4  # contents (both), chapter list, question head
+    assert min(gap for _, gap in hung) >= 0, hung
