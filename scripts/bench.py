@@ -146,9 +146,10 @@ def measure(label: str, cmd: list[str], env: dict[str, str] | None = None, cap_s
 
 def pdf_pages(path: Path) -> int | None:
     try:
-        from pypdf import PdfReader
+        from studybook.render import pdf_chunks
 
-        return len(PdfReader(path).pages)
+        with pdf_chunks.own_pdfs():  # a 5,000-question PDF is past pypdf's default limits
+            return len(pdf_chunks.read_own(path).pages)
     except Exception:
         return None
 

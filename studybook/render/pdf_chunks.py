@@ -31,6 +31,7 @@ subsets); written as plain text, those objects made it 11.9 MB.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -39,7 +40,8 @@ import sys
 import tempfile
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -304,27 +306,34 @@ def merge(paths: list[Path], blanks: list[bool], owners: list[set[str]] | None, 
     holds 300 objects; so the merge holds one chunk's objects, not the book's (pypdf's own writer
     keeps every object of the result in memory: 2.1 GiB for 1,400 pages). The chunk's catalog, page
     tree, outline, name tree and structure-tree root are left out and made once for the book."""
-    import pypdf
-
     merged = _Merged(identifier, target)
-    with pypdf.apply_configuration(pypdf.get_configuration().with_overwrites(**_unlimited())):
+    with own_pdfs():
         for i, (path, blank) in enumerate(zip(paths, blanks, strict=True)):
             if blank:
                 merged.blank_page()
-            merged.add(pypdf.PdfReader(path), None if owners is None else owners[i])
+            merged.add(read_own(path), None if owners is None else owners[i])
         merged.finish()
 
 
-def _unlimited() -> dict[str, int]:
-    """Every size limit of pypdf lifted. They guard against hostile files; the chunks are this
-    build's own, and a large book's are past them (one chunk of a 5,000-question book holds an
+@contextmanager
+def own_pdfs() -> Iterator[None]:
+    """pypdf with every size limit lifted. They guard against hostile files; the chunks are this
+    build's own, and a large book's are past them (a chunk of a 5,000-question book holds an
     array of more than pypdf's 100,000 elements)."""
-    import dataclasses
-
     import pypdf
 
-    return {field.name: sys.maxsize for field in dataclasses.fields(pypdf.Configuration)
-            if field.type in (int, "int")}
+    limits = {field.name: sys.maxsize for field in dataclasses.fields(pypdf.Configuration)
+              if field.type in (int, "int")}
+    with pypdf.apply_configuration(pypdf.get_configuration().with_overwrites(**limits)):
+        yield
+
+
+def read_own(path: Path) -> Any:
+    """A PDF this build wrote, read by pypdf (inside `own_pdfs`): the merged PDF of a
+    5,000-question book has 4.6 million objects, past the 2 million pypdf's reader allows."""
+    import pypdf
+
+    return pypdf.PdfReader(path, xref_stream_maximum_entries=sys.maxsize)
 
 
 class _Merged:
