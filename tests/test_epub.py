@@ -593,12 +593,18 @@ def test_ace_reports_no_critical_or_serious_violation(built: tuple[Book, Epub], 
     _, pub = built
     out = tmp_path / "ace"
     env = {**os.environ, "PUPPETEER_EXECUTABLE_PATH": _chromium(), "PUPPETEER_SKIP_DOWNLOAD": "1"}
-    # Ace launches Chromium with --no-sandbox itself, which running as root (CI containers) needs.
-    proc = subprocess.run([*_ace_command(), "--silent", "--force", "--outdir", str(out),
-                           "--tempdir", str(tmp_path / "ace-tmp"), str(pub.path)],
-                          capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
     report_file = out / "report.json"
-    assert proc.returncode == 0 and report_file.exists(), proc.stdout + proc.stderr
+    # Ace launches Chromium with --no-sandbox itself, which running as root (CI containers) needs.
+    # On a busy 2-core machine Ace has now and then exited 1 with no report and no reason (2 of 4
+    # fresh-clone runs, the mini EPUB each time; the same file passed when run again): one more
+    # try, verbose, whose log is the failure message if it fails too. A report is judged below.
+    for attempt in ("--silent", "--verbose"):
+        proc = subprocess.run([*_ace_command(), attempt, "--force", "--outdir", str(out),
+                               "--tempdir", str(tmp_path / f"ace-tmp{attempt}"), str(pub.path)],
+                              capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
+        if proc.returncode == 0 and report_file.exists():
+            break
+    assert proc.returncode == 0 and report_file.exists(), proc.stdout[-4000:] + proc.stderr[-4000:]
     report = json.loads(report_file.read_text(encoding="utf-8"))
     violations = [
         f"{page['earl:testSubject']['url']}: {a['earl:test']['earl:impact']} {a['earl:test']['dct:title']}: "
