@@ -17,6 +17,7 @@ from . import incremental, notelock, progress
 from .diagnostics import BuildError, Problem, Problems, display_path, ordered
 from .output import Data, WriteError, commit_all, discard
 from .render import TEMPLATES, Options
+from .render.layout_cache import LayoutCache
 
 # The reader, the figures (matplotlib) and the formula pictures are imported only when something
 # has to be built: a no-op build answers from the manifest before loading them (studybook.incremental).
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         if cache.hits or cache.misses:
             log(f"figures: {cache.misses} drawn, {cache.hits} from the cache")
         options = Options(build_time=build_time(args.source), paper=args.paper,
-                          note_lock=notelock.load(args.source) if "anki" in todo else None)
+                          note_lock=notelock.load(args.source) if "anki" in todo else None,
+                          layout_cache=LayoutCache(cache_dir() / "layouts", TEMPLATES))
         # Formula pictures are drawn before any renderer: `check` finds what a build would.
         checks = Problems()
         formulas = mathsvg.FormulaCache(cache_dir() / "formulas")
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _commit(args, targets, plan, fresh, warnings, results)
     finally:
-        discard([data for _, _, data, _, _ in results if data is not None])
+        discard([data for _, _, data, *_ in results if data is not None])
 
 
 def _commit(args: argparse.Namespace, targets: list[str], plan: _Plan | None, fresh: set[str], warnings: list[Problem],
@@ -174,7 +176,9 @@ def _commit(args: argparse.Namespace, targets: list[str], plan: _Plan | None, fr
     rendered: list[tuple[Path, Data]] = []
     problems: list[Problem] = []
     own: dict[str, list[Problem]] = {}
-    for target, name, data, target_problems, extra in results:
+    notes: list[str] = []
+    for target, name, data, target_problems, extra, target_notes in results:
+        notes += target_notes
         rendered += extra  # the Anki note lock, when the deck changed it
         problems += target_problems
         own[target] = target_problems
@@ -188,6 +192,8 @@ def _commit(args: argparse.Namespace, targets: list[str], plan: _Plan | None, fr
         said = {str(p) for p in problems}
         for line in sorted({w for t in fresh for w in getattr(plan.fresh.get(t), "warnings", [])} - said):
             print(line, file=sys.stderr)
+    for note in notes:
+        log(note)
     try:
         written = commit_all(rendered)  # every file or none: a failed write leaves the old set
     except WriteError as exc:
@@ -195,11 +201,11 @@ def _commit(args: argparse.Namespace, targets: list[str], plan: _Plan | None, fr
         return 1
     for path, size, changed in written:
         log(f"{'wrote' if changed else 'unchanged'} {display_path(path)} ({size:,} bytes)")
-    if plan is not None and any(extra for *_, extra in results):
+    if plan is not None and any(extra for *_, extra, _ in results):
         # The build rewrote the note lock, an input of every artifact: record what it is now.
         plan = _plan(args, targets) or plan
     if plan is not None:
-        for target, name, data, _, _ in results:
+        for target, name, data, *_ in results:
             assert data is not None
             kept = [str(p) for p in ordered(warnings + own[target])]
             plan.manifest.record(target, plan.digests[target], name, data, kept)
@@ -233,8 +239,11 @@ def _plan(args: argparse.Namespace, targets: list[str]) -> _Plan | None:
 # The PDF takes longest: start it first so the other artifacts fill the second core meanwhile.
 _ORDER = ["pdf", "epub", "flashcards", "quiz", "anki"]
 _QUEUE: Any = None
-# (target, file name, bytes or None on failure, the renderer's problems, extra files to write)
-Result = tuple[str, str, Data | None, list[Problem], list[tuple[Path, bytes]]]
+# The book and options of the renderers' pool (see render_all), set before its workers are forked.
+_JOB: dict[str, Any] = {}
+# (target, file name, bytes or None on failure, the renderer's problems, extra files to write,
+# what the renderer has to say besides problems)
+Result = tuple[str, str, Data | None, list[Problem], list[tuple[Path, bytes]], list[str]]
 
 
 def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
@@ -243,6 +252,11 @@ def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
     Workers are forked after the book is read and its formulas drawn, so each starts with the model
     in (shared, copy-on-write) memory and none re-parses anything. Output is the same bytes as a
     sequential build: a renderer's result does not depend on the process it ran in.
+
+    The book and the options reach the workers through `_JOB`, by the fork, not as arguments:
+    the pool would pickle those, and a worker's unpickled copy is a new object, for which
+    `mathsvg.draw_all` (which remembers its pictures by the book's identity) drew every formula
+    again, without the cache, in the renderer and in every chunk worker of a large book.
     """
     global _QUEUE
     from .mathsvg import die_with_parent
@@ -255,7 +269,7 @@ def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
         _QUEUE = ctx.SimpleQueue() if progress.enabled() else None
         try:
             with progress.StatusLine(_QUEUE) if _QUEUE is not None else contextlib.nullcontext():
-                return [_render_in_worker(book, options, t) for t in targets]
+                return [_render_reporting(book, options, t) for t in targets]
         finally:
             _QUEUE = None
     # Imported once here rather than once per worker: the forked workers share the loaded code.
@@ -272,20 +286,26 @@ def render_all(book: Any, options: Options, targets: list[str]) -> list[Result]:
         if status is not None:
             status.__enter__()
         # Workers die with the build (a killed build cannot shut its pool down), as mathsvg's do.
+        _JOB.update(book=book, options=options)
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent,
                                  initargs=(os.getpid(),)) as pool:
-            futures = {t: pool.submit(_render_in_worker, book, options, t)
-                       for t in sorted(targets, key=_ORDER.index)}
+            futures = {t: pool.submit(_render_in_worker, t) for t in sorted(targets, key=_ORDER.index)}
             results = {t: f.result() for t, f in futures.items()}
     finally:
         if status is not None:
             status.__exit__()
         gc.unfreeze()
         _QUEUE = None
+        _JOB.clear()
     return [results[t] for t in targets]
 
 
-def _render_in_worker(book: Any, options: Options, target: str) -> Result:
+def _render_in_worker(target: str) -> Result:
+    return _render_reporting(_JOB["book"], _JOB["options"], target)
+
+
+def _render_reporting(book: Any, options: Options, target: str) -> Result:
+    """`_render_one`, saying on the status line (if any) what it is doing."""
     if _QUEUE is not None:
         progress.follow_weasyprint(_QUEUE, target)
         _QUEUE.put((target, "rendering"))
@@ -302,13 +322,13 @@ def _render_one(book: Any, options: Options, target: str) -> Result:
         log(f"rendering {target}")
     # A renderer reports warnings into options.problems: give each its own list.
     own = Options(build_time=options.build_time, templates=options.templates, paper=options.paper,
-                  note_lock=options.note_lock)
+                  note_lock=options.note_lock, layout_cache=options.layout_cache)
     name = output_name(target, book.id, book.language)
     try:
         data = module.render(book, own)
     except BuildError as exc:
-        return target, name, None, [*exc.problems, *own.problems.items], []
-    return target, name, data, own.problems.items, own.extra_files
+        return target, name, None, [*exc.problems, *own.problems.items], [], own.notes
+    return target, name, data, own.problems.items, own.extra_files, own.notes
 
 
 def output_name(target: str, book_id: str, language: str) -> str:

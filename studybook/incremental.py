@@ -82,9 +82,17 @@ def _distributions() -> list[str]:
 
 def common_digest(source: Path, templates: Path) -> str:
     """The digest of what every artifact of this book depends on (options come on top)."""
-    h = hashlib.sha256(f"studybook-build-{_FORMAT}\0{sys.version}\0{platform.machine()}\0".encode())
+    h = hashlib.sha256(f"studybook-build-{_FORMAT}\0".encode())
     _hash_tree(h, source.resolve().parent, "content")
-    h.update(f"source\0{source.name}\0".encode())
+    h.update(f"source\0{source.name}\0{environment_digest(templates)}".encode())
+    return h.hexdigest()
+
+
+def environment_digest(templates: Path) -> str:
+    """The digest of what shapes an artifact besides the book: the templates, the code, the
+    installed distributions, Python and the fonts (studybook/render/layout_cache.py keys the
+    layouts it keeps by it)."""
+    h = hashlib.sha256(f"{sys.version}\0{platform.machine()}\0".encode())
     _hash_tree(h, templates, "templates")
     _hash_tree(h, ROOT / "studybook", "studybook")
     h.update(hashlib.sha256((ROOT / "build.py").read_bytes()).digest())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..diagnostics import Problems
 from ..notelock import NoteLock
+from .layout_cache import LayoutCache
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -23,3 +24,7 @@ class Options:
     # files a renderer asks to be written with the artifacts (the updated lock).
     note_lock: NoteLock | None = None
     extra_files: list[tuple[Path, bytes]] = field(default_factory=list, compare=False)
+    # Where a large book's print outputs keep their chunks' layouts between builds (None: not
+    # kept), and what a renderer has to say besides warnings (how many it took from there).
+    layout_cache: LayoutCache | None = None
+    notes: list[str] = field(default_factory=list, compare=False)

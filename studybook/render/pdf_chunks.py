@@ -128,6 +128,19 @@ class Laid:
     pages: int
     anchors: dict[str, int]  # local: the chunk's first page is 1
     footnotes: int
+    key: str = ""  # in the layout cache (studybook/render/layout_cache.py), if one is used
+    cached: bool = False  # taken from it, not laid out
+
+
+@dataclass
+class Written:
+    """Round 2's result: a chunk's PDF, the warnings of its layout (the worker's copy of the
+    build's problem list does not come back by itself), and whether it came from the cache."""
+
+    path: str
+    warnings: list[Problem]
+    key: str = ""
+    cached: bool = False
 
 
 # The job of the workers: set before they are forked, so they inherit the book instead of
@@ -157,16 +170,17 @@ def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
         with tempfile.TemporaryDirectory(prefix="studybook-pdf-") as tmp:
             _JOB.update(anchors=anchors, starts=starts, footnotes=footnotes, laid=laid, tmp=tmp)
             written = in_workers(_write, range(len(chunks)), "chunk")
-            paths = [path for path, _ in written]
             # Each chunk's layout warnings, once (the same message can come from several chunks).
             seen = {(p.location, p.message) for p in options.problems.items}
-            for _, warnings in written:
-                for problem in warnings:
+            for chunk_written in written:
+                for problem in chunk_written.warnings:
                     if (problem.location, problem.message) not in seen:
                         seen.add((problem.location, problem.message))
                         options.problems.items.append(problem)
             owners = [set(chunk_laid.anchors) for chunk_laid in laid] + ([{"index"}] if len(chunks) > len(body) else [])
-            return merge_to_spool([Path(p) for p in paths], blanks, owners, pdf.identifier(book))
+            merged = merge_to_spool([Path(w.path) for w in written], blanks, owners, pdf.identifier(book))
+            cache_used("pdf", book, options, laid, written)
+            return merged
     finally:
         _JOB.clear()
 
@@ -191,6 +205,9 @@ def count_pages(lay_out: Callable[[int], Laid], count: int, job: dict[str, Any])
     """Round 1: chunks 0 … count - 1 laid out in workers with placeholders of `job["digits"]`
     digits, widened (and laid out again: a wider placeholder may move pages) until they are
     enough for the pages of all chunks and a blank page before each."""
+    cache = job["options"].layout_cache
+    if cache is not None:
+        cache.environment  # noqa: B018 - computed here, once, rather than in every worker
     while True:
         laid = in_workers(lay_out, range(count), "counting pages, chunk")
         total = sum(chunk_laid.pages + 1 for chunk_laid in laid)  # at most one blank page each
@@ -241,41 +258,92 @@ def numbered(pages: list, laid: Laid | None, anchors: dict[str, int], mark: str,
     return pages
 
 
+def counted(kind: str, doc: Any, book: Book, options: Options, part: Part, lay_out: Callable[[], Laid]) -> Laid:
+    """Round 1 of one chunk (`doc`, with its HTML and resources): from the layout cache, or
+    `lay_out()` and kept there."""
+    cache = options.layout_cache
+    if cache is None:
+        return lay_out()
+    key = cache.key(f"{kind}-count", doc.html, doc.resources, book, options.paper, first=False, part=repr(part))
+    found = cache.result(key)
+    if found is not None:
+        return Laid(**found[0], key=key, cached=True)
+    laid = lay_out()
+    cache.keep_result(key, {"pages": laid.pages, "anchors": laid.anchors, "footnotes": laid.footnotes}, [])
+    return dataclasses.replace(laid, key=key)
+
+
+def written(kind: str, i: int, doc: Any, book: Book, options: Options, path: Path, anchors: dict[str, int],
+            write: Callable[[], list[Problem]], **extra: Any) -> Written:
+    """Round 2 of chunk `i` (`doc`): its PDF at `path`, copied from the layout cache, or
+    `write()` (which lays it out, writes it and returns its warnings) and kept there. The key
+    holds the pages of the anchors the chunk links to, and `extra`."""
+    cache = options.layout_cache
+    if cache is None:
+        return Written(str(path), write())
+    key = cache.key(f"{kind}-write", doc.html, doc.resources, book, options.paper, first=i == 0, pages=anchors,
+                    **extra)
+    found = cache.result(key)
+    if found is not None and cache.pdf(key, path):
+        return Written(str(path), found[1], key, cached=True)
+    warnings = write()
+    cache.keep_pdf(key, path)  # before the result: a result found means its PDF was there
+    cache.keep_result(key, None, warnings)
+    return Written(str(path), warnings, key)
+
+
+def cache_used(kind: str, book: Book, options: Options, laid: list[Laid], written: list[Written]) -> None:
+    """After a chunked build: the layout cache keeps what it used, and says how much that was."""
+    cache = options.layout_cache
+    if cache is None:
+        return
+    cache.used(kind, book, options.paper, [r.key for r in laid if r.key] + [w.key for w in written if w.key])
+    options.notes.append(f"{kind}: from the layout cache: {sum(r.cached for r in laid)} of {len(laid)} page counts, "
+                         f"{sum(w.cached for w in written)} of {len(written)} laid-out chunks")
+
+
 def _lay_out(i: int) -> Laid:
     from . import page_numbers, pdf
 
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
     doc = pdf.build_html(book, options, mark=page_numbers.placeholder(_JOB["digits"]), part=chunk)
-    with pdf.collector_paused():
-        pages = pdf.layout(doc, book, options).pages[pdf.lead_pages(chunk, 0):]
-    return Laid(len(pages), page_numbers.anchor_pages(pages), _footnotes(doc.html))
+
+    def lay_out() -> Laid:
+        with pdf.collector_paused():
+            pages = pdf.layout(doc, book, options).pages[pdf.lead_pages(chunk, 0):]
+        return Laid(len(pages), page_numbers.anchor_pages(pages), _footnotes(doc.html))
+
+    return counted("pdf", doc, book, options, chunk, lay_out)
 
 
 def _footnotes(html: str) -> int:
     return len(re.findall(r'<span class="fn-url">', html))
 
 
-def _write(i: int) -> tuple[str, list[Problem]]:
-    """Chunk `i` laid out with its page numbers and written; with the warnings of its layout
-    (the worker's copy of the build's problem list does not come back by itself)."""
+def _write(i: int) -> Written:
+    """Chunk `i` laid out with its page numbers and written."""
     from weasyprint.text.fonts import FontConfiguration
 
     from . import page_numbers, pdf
 
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
-    known = len(options.problems.items)
     anchors, start = _JOB["anchors"], _JOB["starts"][i]
     mark = page_numbers.placeholder(_JOB["digits"])
     doc = pdf.build_html(book, options, anchors if chunk.index else None, mark=mark, part=chunk,
                          first_page=start, footnotes_before=_JOB["footnotes"][i])
-    with pdf.collector_paused():
-        document = pdf.layout(doc, book, options, FontConfiguration())
-        pages = numbered(document.pages[pdf.lead_pages(chunk, start):], None if chunk.index else _JOB["laid"][i],
-                         anchors, mark, book, i)
-        data = pdf.write_pdf(document.copy(pages), book, options)
+    laid = None if chunk.index else _JOB["laid"][i]
     path = Path(_JOB["tmp"]) / f"chunk-{i:04d}.pdf"
-    path.write_bytes(data)
-    return str(path), options.problems.items[known:]
+
+    def write() -> list[Problem]:
+        known = len(options.problems.items)
+        with pdf.collector_paused():
+            document = pdf.layout(doc, book, options, FontConfiguration())
+            pages = numbered(document.pages[pdf.lead_pages(chunk, start):], laid, anchors, mark, book, i)
+            path.write_bytes(pdf.write_pdf(document.copy(pages), book, options))
+        return options.problems.items[known:]
+
+    return written("pdf", i, doc, book, options, path, anchors, write, part=repr(chunk),
+                   counted=laid and (laid.pages, laid.anchors))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -116,13 +116,15 @@ def _render_chunks(book: Book, options: Options, size: int) -> Spooled:
             written = in_workers(_write, range(len(chunks) + any(blanks)))
             paths: list[Path] = []
             owners: list[set[str]] = []
-            for path, blank, chunk_laid in zip(written[:len(chunks)], blanks, laid, strict=True):
+            for chunk_written, blank, chunk_laid in zip(written[:len(chunks)], blanks, laid, strict=True):
                 if blank:
-                    paths.append(Path(written[len(chunks)]))
+                    paths.append(Path(written[len(chunks)].path))
                     owners.append(set())
-                paths.append(Path(path))
+                paths.append(Path(chunk_written.path))
                 owners.append(set(chunk_laid.anchors))
-            return pdf_chunks.merge_to_spool(paths, [False] * len(paths), owners, identifier(book, KIND))
+            merged = pdf_chunks.merge_to_spool(paths, [False] * len(paths), owners, identifier(book, KIND))
+            pdf_chunks.cache_used(KIND, book, options, laid, written)
+            return merged
     finally:
         _JOB.clear()
 
@@ -133,31 +135,46 @@ def _lay_out(i: int) -> pdf_chunks.Laid:
 
     book, options, chunk = _JOB["book"], _JOB["options"], _JOB["chunks"][i]
     doc = build_document(book, options, mark=page_numbers.placeholder(_JOB["digits"]), part=chunk)
-    with pdf.collector_paused():
-        document = render_pdf(doc, book, KIND)
-    return pdf_chunks.Laid(len(document.pages), page_numbers.anchor_pages(document.pages), 0)
+
+    def lay_out() -> pdf_chunks.Laid:
+        with pdf.collector_paused():
+            document = render_pdf(doc, book, KIND)
+        return pdf_chunks.Laid(len(document.pages), page_numbers.anchor_pages(document.pages), 0)
+
+    return pdf_chunks.counted(KIND, doc, book, options, chunk, lay_out)
 
 
-def _write(i: int) -> str:
+def _write(i: int) -> pdf_chunks.Written:
     """Chunk `i` laid out with its page numbers and written (past the last chunk: the page left
-    blank for notes); the path of its PDF."""
+    blank for notes)."""
     from . import page_numbers, pdf
     from .printing import render_pdf, write_pages
 
     book, options, chunks = _JOB["book"], _JOB["options"], _JOB["chunks"]
     mark = page_numbers.placeholder(_JOB["digits"])
     path = Path(_JOB["tmp"]) / f"chunk-{i:04d}.pdf"
+    anchors = _JOB["anchors"]
     if i == len(chunks):
-        notes = render_pdf(build_document(book, options, notes_page=True), book, KIND)
-        path.write_bytes(write_pages(notes, notes.pages, book, KIND))
-        return str(path)
-    start = _JOB["starts"][i]
+        doc = build_document(book, options, notes_page=True)
+
+        def write_notes() -> list:
+            notes = render_pdf(doc, book, KIND)
+            path.write_bytes(write_pages(notes, notes.pages, book, KIND))
+            return []
+
+        return pdf_chunks.written(KIND, i, doc, book, options, path, anchors, write_notes, part="notes page")
+    start, laid = _JOB["starts"][i], _JOB["laid"][i]
     doc = build_document(book, options, mark=mark, part=chunks[i], first_page=start if start > 1 else 0)
-    with pdf.collector_paused():
-        document = render_pdf(doc, book, KIND)
-        pages = pdf_chunks.numbered(document.pages, _JOB["laid"][i], _JOB["anchors"], mark, book, i)
-        path.write_bytes(write_pages(document, pages, book, KIND))
-    return str(path)
+
+    def write() -> list:
+        with pdf.collector_paused():
+            document = render_pdf(doc, book, KIND)
+            pages = pdf_chunks.numbered(document.pages, laid, anchors, mark, book, i)
+            path.write_bytes(write_pages(document, pages, book, KIND))
+        return []
+
+    return pdf_chunks.written(KIND, i, doc, book, options, path, anchors, write, part=repr(chunks[i]),
+                              counted=(laid.pages, laid.anchors))
 
 
 def _maths(book: Book) -> Iterator[Math]:
