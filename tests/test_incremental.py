@@ -194,3 +194,23 @@ def test_a_terminal_sees_which_chunk_and_page_is_laid_out(mini_book: Path, tmp_p
     states = {line.strip() for line in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", proc.stdout).splitlines()}
     assert any(re.fullmatch(r"pdf: chunk \d+ of \d+, page \d+", s) for s in states), sorted(states)[:20]
     assert any(re.fullmatch(r"pdf: counting pages, chunk \d+ of \d+, page \d+", s) for s in states)
+
+
+def test_the_renderers_pool_shares_the_book_and_its_drawn_formulas(mini_book: Path, monkeypatch):
+    """Several renderers run in a pool of forked processes that get the book by the fork; given a
+    pickled copy (a new object), `mathsvg.draw_all`, which remembers the pictures of each book it
+    drew, drew every formula again in each renderer and in each chunk worker of a large book."""
+    from studybook import cli, mathsvg
+    from studybook.reader import read_book
+    from studybook.render import Options
+
+    book = read_book(mini_book)
+    mathsvg.draw_all(book)
+
+    def drawn_again(maths):
+        raise AssertionError(f"a renderer drew {len(list(maths))} formulas again")
+
+    monkeypatch.setattr(mathsvg, "_run", drawn_again)
+    results = cli.render_all(book, Options(build_time=1_700_000_000), ["anki", "epub"])
+    assert [target for target, _, data, *_ in results if data is not None] == ["anki", "epub"], \
+        [problems for *_, problems, _, _ in results]
