@@ -131,3 +131,29 @@ def test_the_cache_keeps_only_what_the_last_build_of_each_book_used(mini_book: P
     shutil.rmtree(gone)
     _build(mini_book, tmp_path / "again", cache)
     assert set((cache / "layouts").glob("*.pdf")) == after
+
+
+@pytest.mark.slow
+def test_flashcards_measure_and_lay_out_again_only_the_cards_an_edit_changed(mini_book: Path, tmp_path: Path):
+    def build(out: str, cache: Path) -> tuple[list[tuple[int, int]], bytes]:
+        proc = run_build("flashcards", "--strict", "--source", str(mini_book), "--out", str(tmp_path / out),
+                         env={"STUDYBOOK_CACHE": str(cache), pdf_chunks.ENV: "1", "SOURCE_DATE_EPOCH": "1700000000"})
+        assert proc.returncode == 0, proc.stderr
+        m = re.search(r"flashcards: from the layout cache: (\d+) of (\d+) measured batches, (\d+) of (\d+) "
+                      r"laid-out chunks", proc.stderr)
+        assert m, proc.stderr
+        n = [int(g) for g in m.groups()]
+        return [(n[0], n[1]), (n[2], n[3])], next((tmp_path / out).glob("*.pdf")).read_bytes()
+
+    cache = tmp_path / "cache"
+    (measured, chunks), _ = build("first", cache)
+    assert measured[0] == chunks[0] == 0
+    text = mini_book.read_text(encoding="utf-8")
+    edited = text.replace("- Values are averaged with the softmax weights.", "- Values are averaged by the softmax weights.")
+    assert edited != text
+    mini_book.write_text(edited, encoding="utf-8")
+    (measured, chunks), data = build("edit", cache)
+    # The edited card's back is measured again; the fronts and the other card's back are not.
+    assert 0 < measured[0] < measured[1], measured
+    _, clean = build("clean", _fresh(cache, tmp_path / "empty"))
+    assert data == clean, "the flashcards from the cache differ from those an empty cache gives"

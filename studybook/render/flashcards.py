@@ -110,14 +110,22 @@ def render(book: Book, options: Options) -> bytes | Spooled:
     ranges = [(start, min(start + per_chunk, len(sheets.sheets))) for start in range(0, len(sheets.sheets), per_chunk)]
     with tempfile.TemporaryDirectory(prefix="studybook-flashcards-") as tmp:
 
-        def write(i: int) -> str:
+        def write(i: int) -> pdf_chunks.Written:
             path = Path(tmp) / f"chunk-{i:04d}.pdf"
-            path.write_bytes(write_pdf(sheets.document(book, *ranges[i]), book, "flashcards"))
-            return str(path)
+            doc = sheets.document(book, *ranges[i])
 
-        paths = [Path(p) for p in in_workers(write, range(len(ranges)), "sheets")]
+            def write_chunk() -> list:
+                path.write_bytes(write_pdf(doc, book, "flashcards"))
+                return []
+
+            return pdf_chunks.written("flashcards", i, doc, book, options, path, {}, write_chunk)
+
+        written = in_workers(write, range(len(ranges)), "sheets")
         # Every chunk is whole sheets, a page of fronts and a page of backs: none needs a blank page.
-        return pdf_chunks.merge_to_spool(paths, [False] * len(paths), None, identifier(book, "flashcards"))
+        merged = pdf_chunks.merge_to_spool([Path(w.path) for w in written], [False] * len(written), None,
+                                           identifier(book, "flashcards"))
+        pdf_chunks.cache_used("flashcards", book, options, written, measured=sheets.measured)
+        return merged
 
 
 def build_document(book: Book, options: Options) -> PrintDoc:
@@ -135,6 +143,7 @@ class _Sheets:
     drawer: Formulas
     grid: dict[str, float]
     sheets: list[tuple[list[Placed], list[Placed]]]
+    measured: list[tuple[str, bool]]  # batches measured in workers: (layout cache key, taken from it)
 
     @classmethod
     def of(cls, book: Book, options: Options, batch: int) -> _Sheets:
@@ -151,7 +160,7 @@ class _Sheets:
 
         cards = [Card(q, tuple(_blocks(macros, q, drawer))) for q in book.questions]
         problems.raise_if_any()
-        measure = _Measurer(env, book, labels, css, drawer, batch)
+        measure = _Measurer(env, book, labels, css, drawer, batch, options)
         cards = measure.fit(cards, problems)
         problems.raise_if_any()
 
@@ -168,7 +177,7 @@ class _Sheets:
             sheets.append((fronts, backs))
         grid = {"x0": x0, "y0": y0, "cols": COLS, "rows": ROWS, "w": CARD_W, "h": CARD_H,
                 "sheet_w": sheet_w, "sheet_h": sheet_h}
-        return cls(env, css, drawer, grid, sheets)
+        return cls(env, css, drawer, grid, sheets, measure.measured)
 
     def document(self, book: Book, start: int, stop: int) -> PrintDoc:
         """Sheets `start` to `stop` (0-based, end excluded), numbered as in the whole deck."""
@@ -279,10 +288,12 @@ def _body(blocks: tuple[Block, ...], ids: str = "") -> Markup:
 class _Measurer:
     """Lays sides out on tall pages of the card's inner width and reads their heights."""
 
-    def __init__(self, env, book: Book, labels, css: str, drawer, batch: int = 0):
+    def __init__(self, env, book: Book, labels, css: str, drawer, batch: int = 0, options: Options | None = None):
         self.template = env.get_template("flashcards/measure.html.j2")
         self.book, self.css, self.drawer = book, css, drawer
         self.batch = batch  # sides per layout, each batch in a worker process; 0: all in one, here
+        self.options = options
+        self.measured: list[tuple[str, bool]] = []
 
     def _measure(self, jobs: list[tuple[str, Card, str, float]]) -> dict[str, tuple[float, list[float]]]:
         """For each (id, card, side, size): the side's height and where each block ends, in mm
@@ -291,15 +302,33 @@ class _Measurer:
             return self._measure_here(jobs)
         batches = [jobs[i:i + self.batch] for i in range(0, len(jobs), self.batch)]
         result: dict[str, tuple[float, list[float]]] = {}
-        for heights in in_workers(lambda i: self._measure_here(batches[i]), range(len(batches)),
-                                  "measuring"):
+        for heights, key, cached in in_workers(lambda i: self._measure_kept(batches[i]), range(len(batches)),
+                                               "measuring"):
             result.update(heights)
+            self.measured.append((key, cached))
         return result
 
-    def _measure_here(self, jobs: list[tuple[str, Card, str, float]]) -> dict[str, tuple[float, list[float]]]:
+    def _measure_kept(self, jobs: list[tuple[str, Card, str, float]]) -> tuple[dict, str, bool]:
+        """`_measure_here`, from the layout cache when it has this batch (a large book's, after an
+        edit: the batches the edit did not touch); with the batch's key and whether it came from it."""
+        cache = self.options.layout_cache if self.options is not None else None
+        if cache is None or self.options is None:
+            return self._measure_here(jobs), "", False
+        html = self.template.render(css=self.css, jobs=jobs)
+        resources = resources_of(self.book, self.drawer)
+        key = cache.key("flashcards-measure", html, resources, self.book, self.options.paper, first=False)
+        found = cache.result(key)
+        if found is not None:
+            return {k: (height, ends) for k, height, ends in found[0]}, key, True
+        heights = self._measure_here(jobs, html)
+        cache.keep_result(key, [[k, height, ends] for k, (height, ends) in heights.items()], [])
+        return heights, key, False
+
+    def _measure_here(self, jobs: list[tuple[str, Card, str, float]],
+                      html: str | None = None) -> dict[str, tuple[float, list[float]]]:
         if not jobs:
             return {}
-        html = self.template.render(css=self.css, jobs=jobs)
+        html = html or self.template.render(css=self.css, jobs=jobs)
         document = layout(PrintDoc(html, "templates/flashcards/measure.html.j2", resources_of(self.book, self.drawer)),
                           self.book)
         anchors = {name: box for page in document.pages for name, box in page.anchors.items()}

@@ -40,7 +40,7 @@ import sys
 import tempfile
 import zlib
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
@@ -179,7 +179,7 @@ def render(book: Book, options: Options, digits: int, size: int) -> Spooled:
                         options.problems.items.append(problem)
             owners = [set(chunk_laid.anchors) for chunk_laid in laid] + ([{"index"}] if len(chunks) > len(body) else [])
             merged = merge_to_spool([Path(w.path) for w in written], blanks, owners, pdf.identifier(book))
-            cache_used("pdf", book, options, laid, written)
+            cache_used("pdf", book, options, written, laid=laid)
             return merged
     finally:
         _JOB.clear()
@@ -292,14 +292,19 @@ def written(kind: str, i: int, doc: Any, book: Book, options: Options, path: Pat
     return Written(str(path), warnings, key)
 
 
-def cache_used(kind: str, book: Book, options: Options, laid: list[Laid], written: list[Written]) -> None:
-    """After a chunked build: the layout cache keeps what it used, and says how much that was."""
+def cache_used(kind: str, book: Book, options: Options, written: list[Written], *, laid: Sequence[Laid] = (),
+               measured: Sequence[tuple[str, bool]] = ()) -> None:
+    """After a chunked build: the layout cache keeps what it used (the chunks `written`, their
+    page counts `laid`, the flashcards' `measured` batches), and the build says how much that was."""
     cache = options.layout_cache
     if cache is None:
         return
-    cache.used(kind, book, options.paper, [r.key for r in laid if r.key] + [w.key for w in written if w.key])
-    options.notes.append(f"{kind}: from the layout cache: {sum(r.cached for r in laid)} of {len(laid)} page counts, "
-                         f"{sum(w.cached for w in written)} of {len(written)} laid-out chunks")
+    rounds = {"page counts": [(r.key, r.cached) for r in laid], "measured batches": list(measured),
+              "laid-out chunks": [(w.key, w.cached) for w in written]}
+    cache.used(kind, book, options.paper, [key for results in rounds.values() for key, _ in results if key])
+    counts = [f"{sum(cached for _, cached in results)} of {len(results)} {what}"
+              for what, results in rounds.items() if results]
+    options.notes.append(f"{kind}: from the layout cache: {', '.join(counts)}")
 
 
 def _lay_out(i: int) -> Laid:

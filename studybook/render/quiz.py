@@ -123,7 +123,7 @@ def _render_chunks(book: Book, options: Options, size: int) -> Spooled:
                 paths.append(Path(chunk_written.path))
                 owners.append(set(chunk_laid.anchors))
             merged = pdf_chunks.merge_to_spool(paths, [False] * len(paths), owners, identifier(book, KIND))
-            pdf_chunks.cache_used(KIND, book, options, laid, written)
+            pdf_chunks.cache_used(KIND, book, options, written, laid=laid)
             return merged
     finally:
         _JOB.clear()
