@@ -14,13 +14,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import matplotlib
-from matplotlib import font_manager
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from . import kinds, style
 from .spec import FigureSpec
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not when a cached one is read
+    from matplotlib.figure import Figure
 
 NOTO = Path("/usr/share/fonts/truetype/noto")
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto")
@@ -48,6 +48,8 @@ def font_files(lang: str) -> list[Path]:
 
 
 def register_fonts(lang: str) -> None:
+    from matplotlib import font_manager
+
     for path in font_files(lang):
         if path in _registered:
             continue
@@ -61,6 +63,8 @@ def register_fonts(lang: str) -> None:
 @contextmanager
 def _drawing(spec: FigureSpec, lang: str) -> Iterator[Figure]:
     """The drawn figure, inside the style's rcParams (saving must happen in the same context)."""
+    import matplotlib
+
     module = kinds.get(spec.kind)
     if module is None:
         raise ValueError(f"unknown figure kind {spec.kind!r}")

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
-from matplotlib.text import Text
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not when a cached one is read
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 FIG_WIDTH = 4.5                 # inches
 READER_WIDTH_PX = 390           # the phone-width column the figure must stay legible in
@@ -111,6 +110,10 @@ def rc(families: Sequence[str]) -> dict[str, Any]:
 
 def new_figure(height: float) -> Figure:
     """A figure at the book's width with the opaque background and the border."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
     fig = Figure(figsize=(FIG_WIDTH, height), facecolor=BACKGROUND)
     FigureCanvasSVG(fig)
     fig.patches.append(Rectangle((0.0015, 0.0015), 0.997, 0.997, transform=fig.transFigure, fill=False,
@@ -120,6 +123,8 @@ def new_figure(height: float) -> Figure:
 
 def check_text_sizes(fig: Figure) -> None:
     """Fail loudly when any visible text is smaller than the phone-width minimum."""
+    from matplotlib.text import Text
+
     for artist in fig.findobj(Text):
         if artist.get_visible() and artist.get_text().strip() and float(artist.get_fontsize()) < MIN_FONT_PT - 1e-6:
             raise ValueError(f"text {artist.get_text()!r} is {artist.get_fontsize()} pt, below {MIN_FONT_PT} pt")
@@ -140,6 +145,8 @@ def diagram_axes(fig: Figure, xlim: tuple[float, float], ylim: tuple[float, floa
 def box(ax: Axes, center: tuple[float, float], width: float, height: float, text: str = "", *,
         fill: str = PANEL, hatch: str = "", dashed: bool = False, bold: bool = False,
         fontsize: float = FONT, text_color: str = INK, round_: bool = True, zorder: float = 2) -> FancyBboxPatch:
+    from matplotlib.patches import FancyBboxPatch
+
     x, y = center
     style = "round,pad=0,rounding_size=0.12" if round_ else "square,pad=0"
     patch = FancyBboxPatch((x - width / 2, y - height / 2), width, height, boxstyle=style, facecolor=fill,
@@ -155,6 +162,8 @@ def box(ax: Axes, center: tuple[float, float], width: float, height: float, text
 def arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], *, color: str = INK,
           width: float = 1.1, style: Any = "-", rad: float = 0.0, zorder: float = 1.5,
           head: bool = True) -> FancyArrowPatch:
+    from matplotlib.patches import FancyArrowPatch
+
     patch = FancyArrowPatch(start, end, arrowstyle="-|>,head_length=5,head_width=3" if head else "-",
                             mutation_scale=1.0, color=color, linewidth=width, linestyle=style,
                             connectionstyle=f"arc3,rad={rad}", shrinkA=0, shrinkB=0, zorder=zorder)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import number, numbers
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "activations"
 DATA = {"x_range": numbers(min_len=2, max_len=2, lo=-10, hi=10, increasing=True), "mark": number(lo=-10, hi=10)}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import matrix, number, numbers, split_list
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "beam_search"
 DATA = {"step1": numbers(min_len=2, max_len=2, lo=0, hi=1), "step2": matrix(rows=(2, 2), cols=(2, 2), lo=0, hi=1),
@@ -46,6 +46,7 @@ def _num(v: float) -> str:
 
 
 def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    from matplotlib.lines import Line2D
     result = compute(data)
     step1, step2 = list(data["step1"]), [list(r) for r in data["step2"]]
     tok1, tok2 = split_list(labels["step1_tokens"]), split_list(labels["step2_tokens"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import fmt_prob, matrix, softmax, split_list
+
+if TYPE_CHECKING:
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
 
 KIND = "causal_attention"
 DATA = {"scores": matrix(rows=(2, 6), cols=(2, 6), lo=-20, hi=20)}
@@ -38,6 +38,7 @@ def compute(data: Mapping[str, Any]) -> dict[str, Any]:
 def _grid(ax: Any, values: list[list[float | None]], texts: list[list[str]], norm: Normalize, tokens: list[str],
           labels: Mapping[str, str], title: str, show_rows: bool) -> None:
     import matplotlib as mpl
+    from matplotlib.patches import Rectangle
     cmap = mpl.colormaps[style.HEATMAP]
     n = len(values)
     for i in range(n):
@@ -73,6 +74,7 @@ def _grid(ax: Any, values: list[list[float | None]], texts: list[list[str]], nor
 
 
 def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    from matplotlib.colors import Normalize
     scores = [list(row) for row in data["scores"]]
     weights = compute(data)["weights"]
     tokens = split_list(labels["tokens"])

@@ -4,12 +4,13 @@ bytes = 2 (keys and values) x layers x KV heads x head width x bytes per number 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import list_of, mapping_of, number, numbers, split_list
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "kv_cache"
 DATA = {

@@ -4,13 +4,13 @@ Box shapes follow the matrix shapes (A is wide and flat, B tall and thin); count
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "lora"
 DATA = {"d": number(integer=True, lo=2, hi=1_000_000), "k": number(integer=True, lo=2, hi=1_000_000),
@@ -34,6 +34,7 @@ def compute(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    from matplotlib.patches import Circle
     d, k, r = int(data["d"]), int(data["k"]), int(data["r"])
     counts = compute(data)
     ax = style.diagram_axes(fig, (0, 10), (0, 10 * HEIGHT / style.FIG_WIDTH))

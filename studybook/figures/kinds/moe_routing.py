@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import matrix, number, softmax, split_list
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "moe_routing"
 DATA = {"experts": number(integer=True, lo=2, hi=8), "k": number(integer=True, lo=1, hi=4),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import numbers, softmax
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "neg_log_likelihood"
 DATA = {"logits": numbers(min_len=2, max_len=10, lo=-50, hi=50),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "positional_encoding"
 DATA = {"positions": number(integer=True, lo=2, hi=512), "d_model": number(integer=True, lo=4, hi=512),

@@ -4,13 +4,13 @@ normalised copy and adds its output back."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "prenorm_block"
 DATA = {"sublayers": number(integer=True, lo=2, hi=2)}
@@ -23,6 +23,7 @@ def compute(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    from matplotlib.patches import Circle
     top = 10 * HEIGHT / style.FIG_WIDTH
     ax = style.diagram_axes(fig, (0, 10), (0, top))
     sx = 3.0                       # the residual stream's x

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "rag_pipeline"
 DATA = {"corpus_tokens": number(integer=True, lo=1), "chunk_tokens": number(integer=True, lo=1),

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Arc, Circle
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import list_of, number, numbers
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "rope_rotation"
 DATA = {
@@ -55,6 +54,8 @@ def compute(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Arc, Circle
     result = compute(data)
     rows = result["rows"]
     axes = fig.subplots(1, len(rows), squeeze=False, gridspec_kw={"wspace": 0.08, "left": 0.03, "right": 0.97,

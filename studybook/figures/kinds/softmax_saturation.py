@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from statistics import NormalDist
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import number, numbers, softmax
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "softmax_saturation"
 DATA = {"keys": number(integer=True, lo=2, hi=100_000),

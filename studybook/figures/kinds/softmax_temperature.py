@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import fmt_prob, numbers, softmax
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "softmax_temperature"
 DATA = {

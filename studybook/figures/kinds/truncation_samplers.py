@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
-
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from typing import TYPE_CHECKING, Any
 
 from .. import style
 from ._common import list_of, mapping_of, number, split_list
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KIND = "truncation_samplers"
 DATA = {
@@ -74,6 +74,7 @@ def _count(n: int) -> str:
 
 
 def draw(fig: Figure, data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    from matplotlib.ticker import NullLocator
     results = compute(data)["distributions"]
     titles = split_list(labels["titles"])
     outer = fig.add_gridspec(len(results), 1, hspace=0.32, left=0.2, right=0.95, top=0.94, bottom=0.1)
