@@ -130,12 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         fresh = set()
     todo = [t for t in targets if t not in fresh]
-    from . import figures, mathbreak, mathsvg
+    from . import figures, mathbreak, mathsvg, mathtex
     from .reader import read_book
 
     warnings: list[Problem] = []
     try:
         log(f"reading {display_path(args.source)}")
+        mathtex.use_cache(cache_dir() / "formulas")  # formulas converted to MathML before
         cache = figures.FigureCache(cache_dir() / "figures")
         book = read_book(args.source, warnings=warnings, figure_cache=cache)
         if cache.hits or cache.misses:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -99,3 +100,54 @@ class FormulaCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+class SideTable:
+    """Values derived from a formula's LaTeX (its MathML, a measured width), kept across builds in
+    a table of the formula cache's SQLite file once `path` is set (`None`: not kept). The key is
+    the LaTeX and `fingerprint()`, the code and library versions that derive the value, so a
+    change to either is a different key. A cache that cannot be read or written costs time only."""
+
+    def __init__(self, table: str, fingerprint: Callable[[], str]) -> None:
+        self.table, self.fingerprint = table, fingerprint
+        self.path: Path | None = None
+        self._db: tuple[int, sqlite3.Connection] | None = None
+        self._prefix = ""
+
+    def connect(self) -> sqlite3.Connection | None:
+        if self.path is None:
+            return None
+        if self._db is None or self._db[0] != os.getpid():  # a forked worker opens its own
+            try:
+                db = sqlite3.connect(self.path, timeout=60)
+                db.execute("PRAGMA synchronous = OFF")  # a cache: a lost row is derived again
+                db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (key TEXT PRIMARY KEY, value NOT NULL)")
+            except (OSError, sqlite3.Error):
+                self.path = None
+                return None
+            self._db = (os.getpid(), db)
+            self._prefix = self._prefix or self.fingerprint()
+        return self._db[1]
+
+    def key(self, tex: str) -> str:
+        return hashlib.sha256(f"{self._prefix}\0{tex}".encode()).hexdigest()
+
+    def get(self, tex: str) -> Any:
+        db = self.connect()
+        if db is None:
+            return None
+        try:
+            row = db.execute(f"SELECT value FROM {self.table} WHERE key = ?", (self.key(tex),)).fetchone()
+        except sqlite3.Error:
+            return None
+        return None if row is None else row[0]
+
+    def put(self, tex: str, value: Any) -> None:
+        db = self.connect()
+        if db is None:
+            return
+        try:
+            with db:
+                db.execute(f"INSERT OR REPLACE INTO {self.table} (key, value) VALUES (?, ?)", (self.key(tex), value))
+        except sqlite3.Error:
+            pass  # a read-only or busy cache: derived again next time

@@ -23,15 +23,13 @@ font the EPUB embeds.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import sqlite3
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .formula_cache import SideTable
 from .mathtex import to_mathml
 
 # Relations TeX spaces as \mathrel; an arrow set between \quad's joins two statements.
@@ -143,61 +141,17 @@ def _trim(tex: str) -> str:
     return _EDGE_SPACE.sub("", tex)
 
 
-class _Widths:
-    """Measured widths kept across builds, in the formula cache's SQLite file (`use_cache`).
+def _width_fingerprint() -> str:
+    from . import mathspacing, mathsvg
+    from .formula_cache import renderer_fingerprint
 
-    Measuring is a full ziamath layout (≈ 40 ms a piece): breaking the handbook's display
-    formulas for the deck and the EPUB measures ≈ 700 pieces, most of a warm build's time."""
-
-    def __init__(self) -> None:
-        self.path: Path | None = None
-        self._db: tuple[int, sqlite3.Connection] | None = None
-        self._prefix = ""
-
-    def connect(self) -> sqlite3.Connection | None:
-        if self.path is None:
-            return None
-        if self._db is None or self._db[0] != os.getpid():  # a forked worker opens its own
-            try:
-                db = sqlite3.connect(self.path, timeout=60)
-                db.execute("PRAGMA synchronous = OFF")  # a cache: a lost row is measured again
-                db.execute("CREATE TABLE IF NOT EXISTS width (key TEXT PRIMARY KEY, value REAL NOT NULL)")
-            except (OSError, sqlite3.Error):
-                self.path = None
-                return None
-            self._db = (os.getpid(), db)
-            if not self._prefix:
-                from . import mathspacing, mathsvg
-                from .formula_cache import renderer_fingerprint
-
-                self._prefix = renderer_fingerprint(__file__, mathsvg.__file__, mathspacing.__file__)
-        return self._db[1]
-
-    def key(self, tex: str) -> str:
-        return hashlib.sha256(f"{self._prefix}\0{tex}".encode()).hexdigest()
-
-    def get(self, tex: str) -> float | None:
-        db = self.connect()
-        if db is None:
-            return None
-        try:
-            row = db.execute("SELECT value FROM width WHERE key = ?", (self.key(tex),)).fetchone()
-        except sqlite3.Error:
-            return None
-        return None if row is None else float(row[0])
-
-    def put(self, tex: str, width: float) -> None:
-        db = self.connect()
-        if db is None:
-            return
-        try:
-            with db:
-                db.execute("INSERT OR REPLACE INTO width (key, value) VALUES (?, ?)", (self.key(tex), width))
-        except sqlite3.Error:
-            pass  # a read-only or busy cache: measured again next time
+    return renderer_fingerprint(__file__, mathsvg.__file__, mathspacing.__file__)
 
 
-_WIDTHS = _Widths()
+# Measured widths, kept across builds: measuring is a full ziamath layout (≈ 40 ms a piece), and
+# breaking the handbook's display formulas for the deck and the EPUB measures ≈ 700 pieces, most
+# of a warm build's time.
+_WIDTHS = SideTable("width", _width_fingerprint)
 
 
 def use_cache(directory: Path) -> None:
@@ -210,7 +164,7 @@ def width_em(tex: str) -> float:
     """The width of `tex` set in display style, in em of the math font (ziamath, STIX Two Math)."""
     known = _WIDTHS.get(tex)
     if known is not None:
-        return known
+        return float(known)
     width = _measure(tex)
     _WIDTHS.put(tex, width)
     return width

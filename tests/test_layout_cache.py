@@ -149,7 +149,7 @@ def test_flashcards_measure_and_lay_out_again_only_the_cards_an_edit_changed(min
     (measured, chunks), _ = build("first", cache)
     assert measured[0] == chunks[0] == 0
     text = mini_book.read_text(encoding="utf-8")
-    edited = text.replace("- Values are averaged with the softmax weights.", "- Values are averaged by the softmax weights.")
+    edited = text.replace("averaged with the softmax weights.", "averaged by the softmax weights.")
     assert edited != text
     mini_book.write_text(edited, encoding="utf-8")
     (measured, chunks), data = build("edit", cache)

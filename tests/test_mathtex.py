@@ -102,3 +102,27 @@ def test_long_arrows_are_relations_and_iff_has_tex_spaces():
 def test_a_semicolon_is_punctuation_with_a_thin_space_after():
     # latex2mathml writes ";" as an identifier: "f(h;θ)" set without space.
     assert _mo(r"f(\mathbf{h};\theta)", ";") == [{"rspace": "0.1667em"}]
+
+
+def test_converted_formulas_are_kept_in_the_cache_and_read_back(tmp_path, monkeypatch):
+    """A build keeps each conversion in the formula cache's SQLite file (mathtex.use_cache) and the
+    next one reads it instead of converting again; a formula that fails is not kept."""
+    import sqlite3
+
+    from studybook import mathtex
+
+    monkeypatch.setattr(mathtex._MATHML, "path", None)
+    monkeypatch.setattr(mathtex._MATHML, "_db", None)
+    tex = r"\frac{a}{b}"
+    plain = to_mathml(tex, display=True)
+    mathtex.use_cache(tmp_path)
+    assert to_mathml(tex, display=True) == plain  # converted, and kept
+    with pytest.raises(MathError):
+        to_mathml(r"\href{x}{y}", display=False)
+    db = sqlite3.connect(tmp_path / "formulas.sqlite")
+    assert db.execute("SELECT count(*) FROM mathml").fetchone() == (1,)
+    # What the next build reads is the row, not a conversion: a row changed by hand comes back.
+    with db:
+        db.execute("UPDATE mathml SET value = '<math>kept</math>'")
+    assert to_mathml(tex, display=True) == "<math>kept</math>"
+    assert to_mathml(tex, display=False) != "<math>kept</math>"  # inline is another key
