@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [t for t in targets if t not in fresh]
     from . import figures, mathbreak, mathsvg, mathtex
     from .reader import read_book
+    from .render import svg_forms
 
     warnings: list[Problem] = []
     try:
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         checks = Problems()
         formulas = mathsvg.FormulaCache(cache_dir() / "formulas")
         mathbreak.use_cache(cache_dir() / "formulas")  # phone line breaks: widths measured before
+        svg_forms.use_cache(cache_dir() / "formulas")  # the PDF's formulas as drawn before
         mathsvg.draw_all(book, checks, cache=formulas)
         if formulas.hits or formulas.misses:
             log(f"formulas: {formulas.misses} drawn, {formulas.hits} from the cache")

@@ -315,6 +315,7 @@ def layout(doc: HtmlBook, book: Book, options: Options, fonts=None):
     svg_forms.apply()  # each formula drawn once per PDF; see the module
     math_text.apply()  # the formulas' invisible LaTeX is an artifact, not a second reading
     hyphen_ladders.apply()  # at most two hyphenated lines in a row; see the module
+    svg_forms.know(doc.resources)
     logger = logging.getLogger("weasyprint")
     capture = LogCapture()
     logger.addHandler(capture)

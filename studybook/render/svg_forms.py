@@ -11,13 +11,50 @@ but their own size (no text, patterns, opacity groups or marked content, which w
 page's context). Other images go through WeasyPrint's code unchanged. A form lives in the
 resources dictionary of the stream that drew it; it is reused only from streams that share those
 resources (all pages do; a nested transparency group has its own and gets its own form).
+
+The form's operators are kept across builds too (`use_cache`: a table of the formula cache's
+SQLite file), keyed by the SVG's bytes, the size it is drawn at, and the versions of WeasyPrint
+and pydyf and this module: walking the SVG tree and parsing its paths was a quarter of the
+handbook's PDF time, and an edit leaves every other formula as it was. Only a form whose drawing
+touched nothing outside its own operators (no resource, font, image or tag) is kept, so that
+taking one from the cache has no side effect to reproduce.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
+from pathlib import Path
 from typing import Any
 
+import pydyf  # type: ignore[import-untyped]
+
+from ..formula_cache import SideTable
+
 MATH_PREFIX = "studybook://math/"
+
+
+def _fingerprint() -> str:
+    versions = "".join(f"{dist}={importlib.metadata.version(dist)}\0" for dist in ("weasyprint", "pydyf"))
+    return hashlib.sha256(versions.encode() + Path(__file__).read_bytes()).hexdigest()
+
+
+_FORMS = SideTable("pdf_form", _fingerprint)
+_DIGESTS: dict[str, str] = {}  # the sha256 of each formula picture, by its URL
+
+
+def use_cache(directory: Path) -> None:
+    """Keep the forms' operators in `directory` (the formula cache's), for this build and the next."""
+    _FORMS.path = Path(directory) / "formulas.sqlite"
+
+
+def know(resources: dict[str, tuple[bytes, str]]) -> None:
+    """The bytes of the formula pictures a document is about to be laid out with: their digests
+    are the forms' keys (WeasyPrint keeps the parsed SVG, not its bytes)."""
+    for url, (data, _) in resources.items():
+        if url.startswith(MATH_PREFIX):
+            _DIGESTS[url] = hashlib.sha256(data).hexdigest()
 
 
 def apply() -> None:
@@ -39,10 +76,45 @@ def apply() -> None:
             # A generous bounding box: the picture's own clip, not the form's, decides what shows.
             form = stream.add_group(-width, -height, 3 * width, 3 * height)
             del form.extra["Group"]  # a plain form, not a transparency group
-            draw_directly(self, form, width, height, style)
+            digest = _DIGESTS.get(str(self._base_url))
+            kept_key = f"{digest}\0{width!r}\0{height!r}" if digest else None
+            kept = _FORMS.get(kept_key) if kept_key else None
+            if kept is not None:
+                header, operators = bytes(kept).split(b"\n", 1)
+                for name, entries in json.loads(header):
+                    form._resources["ExtGState"][name] = pydyf.Dictionary(dict(entries))
+                form.stream = [operators]
+            else:
+                before = _outside(form)
+                draw_directly(self, form, width, height, style)
+                states = _plain_states(form)
+                if kept_key and states is not None and _outside(form) == before:
+                    _FORMS.put(kept_key, json.dumps(states).encode() + b"\n"
+                               + b"\n".join(_bytes(item) for item in form.stream))
             entry = forms[key] = (resources, form.id)
         stream.draw_x_object(entry[1])
         return None
 
     images.SVGImage.draw = draw
     images.SVGImage._studybook_forms = True
+
+
+def _plain_states(form: Any) -> list[tuple[str, list[tuple[str, Any]]]] | None:
+    """The graphics states a drawing added to the form's own resources (the SVG's opacity: "a1.0",
+    {"ca": 1.0}), if those are all it added and they hold plain numbers and names; else None."""
+    resources = form._resources
+    if any(resources[name] for name in ("XObject", "Pattern", "Shading")):
+        return None
+    states = [(str(name), list(state.items())) for name, state in resources["ExtGState"].items()]
+    plain = all(isinstance(value, int | float | str) and not isinstance(value, bool)
+                for _, entries in states for _, value in entries)
+    return states if plain else None
+
+
+def _outside(form: Any) -> tuple[int, ...]:
+    """What a drawing could add outside the form's operators: fonts, images, tags."""
+    return tuple(len(getattr(form, name) or ()) for name in ("_fonts", "_images", "_tags"))
+
+
+def _bytes(item: Any) -> bytes:
+    return bytes(pydyf._to_bytes(item))
