@@ -163,7 +163,7 @@ def use_cache(directory: Path) -> None:
 def width_em(tex: str) -> float:
     """The width of `tex` set in display style, in em of the math font (ziamath, STIX Two Math)."""
     known = _WIDTHS.get(tex)
-    if known is not None:
+    if isinstance(known, int | float):  # else none, or a damaged row
         return float(known)
     width = _measure(tex)
     _WIDTHS.put(tex, width)

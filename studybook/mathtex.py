@@ -119,8 +119,8 @@ def to_mathml(tex: str, display: bool) -> str:
     """Return a MathML `<math>` element for `tex`, or raise MathError saying what is wrong."""
     key = f"{'display' if display else 'inline'}\0{tex}"
     known = _MATHML.get(key)
-    if known is not None:
-        return str(known)
+    if isinstance(known, str) and known.startswith("<math"):  # else none, or a damaged row
+        return known
     mathml = _convert(tex, display)
     _MATHML.put(key, mathml)
     return mathml

@@ -156,6 +156,30 @@ def test_a_formula_used_twice_is_drawn_once_in_the_pdf(mini_book: Path, tmp_path
     assert all(xobjects[name].get_object()["/Subtype"] == "/Form" for name in forms if name in xobjects)
 
 
+def test_the_pdf_takes_drawn_formula_forms_from_the_cache_and_writes_the_same_bytes(mini_book: Path,
+                                                                                       tmp_path: Path, env):
+    """svg_forms keeps each formula form's operators in the formula cache; a warm build takes them
+    from there (a row changed by hand shows in the PDF) and writes what a cold one writes."""
+    import sqlite3
+
+    def build(out: str) -> bytes:
+        proc = run_build("pdf", "--source", str(mini_book), "--out", str(tmp_path / out), env=env)
+        assert proc.returncode == 0, proc.stderr
+        return next((tmp_path / out).glob("*.pdf")).read_bytes()
+
+    cold = build("cold")
+    db = sqlite3.connect(Path(env["STUDYBOOK_CACHE"]) / "formulas" / "formulas.sqlite")
+    (kept,) = db.execute("SELECT count(*) FROM pdf_form").fetchone()
+    assert kept >= 5, "the mini book's formulas are kept"
+    assert build("warm") == cold
+    with db:  # the same forms, each with one more (harmless) operator: only a read of the rows shows it
+        db.execute("UPDATE pdf_form SET value = CAST(value || X'0A71205127' AS BLOB)")
+    assert build("changed") != cold
+    with db:  # a damaged row: drawn again, as if it were not there
+        db.execute("UPDATE pdf_form SET value = 'damaged'")
+    assert build("damaged") == cold
+
+
 def test_formula_pictures_are_read_from_the_cache_file_not_kept_in_memory(mini_book: Path, tmp_path: Path):
     from studybook import mathsvg
     from studybook.formula_cache import FormulaCache

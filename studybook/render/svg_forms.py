@@ -79,12 +79,7 @@ def apply() -> None:
             digest = _DIGESTS.get(str(self._base_url))
             kept_key = f"{digest}\0{width!r}\0{height!r}" if digest else None
             kept = _FORMS.get(kept_key) if kept_key else None
-            if kept is not None:
-                header, operators = bytes(kept).split(b"\n", 1)
-                for name, entries in json.loads(header):
-                    form._resources["ExtGState"][name] = pydyf.Dictionary(dict(entries))
-                form.stream = [operators]
-            else:
+            if not (kept is not None and _restore(form, kept)):
                 before = _outside(form)
                 draw_directly(self, form, width, height, style)
                 states = _plain_states(form)
@@ -109,6 +104,20 @@ def _plain_states(form: Any) -> list[tuple[str, list[tuple[str, Any]]]] | None:
     plain = all(isinstance(value, int | float | str) and not isinstance(value, bool)
                 for _, entries in states for _, value in entries)
     return states if plain else None
+
+
+def _restore(form: Any, kept: Any) -> bool:
+    """Fill `form` from a kept row (its graphics states, a newline, its operators); False, and the
+    form left as it was, when the row is not one (a damaged cache is drawn again)."""
+    try:
+        header, operators = kept.split(b"\n", 1)
+        states = [(str(name), dict(entries)) for name, entries in json.loads(header)]
+    except (AttributeError, TypeError, ValueError):
+        return False
+    for name, entries in states:
+        form._resources["ExtGState"][name] = pydyf.Dictionary(entries)
+    form.stream = [operators]
+    return True
 
 
 def _outside(form: Any) -> tuple[int, ...]:
