@@ -103,6 +103,8 @@ def render(book: Book, options: Options) -> bytes | Spooled:
     """The sheets as one PDF; a large book's laid out in chunks of sheets, in worker processes
     (each ends with its chunk, so no process holds the boxes of every sheet), then merged."""
     size = pdf_chunks.chunk_size(book)
+    if size:
+        pdf_chunks.cache_ready(options)
     sheets = _Sheets.of(book, options, size)
     if not size:
         return write_pdf(sheets.document(book, 0, len(sheets.sheets)), book, "flashcards")
@@ -318,8 +320,11 @@ class _Measurer:
         resources = resources_of(self.book, self.drawer)
         key = cache.key("flashcards-measure", html, resources, self.book, self.options.paper, first=False)
         found = cache.result(key)
-        if found is not None:
-            return {k: (height, ends) for k, height, ends in found[0]}, key, True
+        try:
+            if found is not None:
+                return {str(k): (float(height), [float(e) for e in ends]) for k, height, ends in found[0]}, key, True
+        except (TypeError, ValueError):
+            pass  # a damaged entry: measured again
         heights = self._measure_here(jobs, html)
         cache.keep_result(key, [[k, height, ends] for k, (height, ends) in heights.items()], [])
         return heights, key, False

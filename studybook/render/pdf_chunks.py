@@ -205,9 +205,7 @@ def count_pages(lay_out: Callable[[int], Laid], count: int, job: dict[str, Any])
     """Round 1: chunks 0 … count - 1 laid out in workers with placeholders of `job["digits"]`
     digits, widened (and laid out again: a wider placeholder may move pages) until they are
     enough for the pages of all chunks and a blank page before each."""
-    cache = job["options"].layout_cache
-    if cache is not None:
-        cache.environment  # noqa: B018 - computed here, once, rather than in every worker
+    cache_ready(job["options"])
     while True:
         laid = in_workers(lay_out, range(count), "counting pages, chunk")
         total = sum(chunk_laid.pages + 1 for chunk_laid in laid)  # at most one blank page each
@@ -258,6 +256,13 @@ def numbered(pages: list, laid: Laid | None, anchors: dict[str, int], mark: str,
     return pages
 
 
+def cache_ready(options: Options) -> None:
+    """Before the workers are forked: the layout cache's digest of the code, templates and fonts
+    computed here, once, rather than in every worker."""
+    if options.layout_cache is not None:
+        options.layout_cache.environment  # noqa: B018 - a cached property, read for its effect
+
+
 def counted(kind: str, doc: Any, book: Book, options: Options, part: Part, lay_out: Callable[[], Laid]) -> Laid:
     """Round 1 of one chunk (`doc`, with its HTML and resources): from the layout cache, or
     `lay_out()` and kept there."""
@@ -266,7 +271,7 @@ def counted(kind: str, doc: Any, book: Book, options: Options, part: Part, lay_o
         return lay_out()
     key = cache.key(f"{kind}-count", doc.html, doc.resources, book, options.paper, first=False, part=repr(part))
     found = cache.result(key)
-    if found is not None:
+    if found is not None and isinstance(found[0], dict) and set(found[0]) == {"pages", "anchors", "footnotes"}:
         return Laid(**found[0], key=key, cached=True)
     laid = lay_out()
     cache.keep_result(key, {"pages": laid.pages, "anchors": laid.anchors, "footnotes": laid.footnotes}, [])
