@@ -55,6 +55,32 @@ def test_a_key_holds_the_resources_the_html_names():
     assert _key("<p></p>", resources=picture) == _key("<p></p>")
 
 
+def test_a_page_count_is_taken_from_the_cache_and_a_damaged_entry_is_laid_out_again(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from studybook.render import Options
+    from studybook.render.pdf import Part
+
+    cache = LayoutCache(tmp_path, tmp_path)
+    cache.__dict__["environment"] = "env"
+    options = Options(build_time=0, layout_cache=cache)
+    doc = SimpleNamespace(html="<p>x</p>", resources={})
+    calls: list[int] = []
+
+    def lay_out() -> pdf_chunks.Laid:
+        calls.append(1)
+        return pdf_chunks.Laid(3, {"q-a": 2}, 1)
+
+    first = pdf_chunks.counted("pdf", doc, _Book(), options, Part(), lay_out)
+    again = pdf_chunks.counted("pdf", doc, _Book(), options, Part(), lay_out)
+    assert (len(calls), first.cached, again.cached) == (1, False, True)
+    assert (again.pages, again.anchors, again.footnotes, again.key) == (3, {"q-a": 2}, 1, first.key)
+    for entry in tmp_path.glob("*.json"):
+        entry.write_text('{"result": {"pages": 3}, "warnings": []}', encoding="utf-8")
+    damaged = pdf_chunks.counted("pdf", doc, _Book(), options, Part(), lay_out)
+    assert (len(calls), damaged.cached, damaged.pages) == (2, False, 3)
+
+
 def _build(source: Path, out: Path, cache: Path) -> tuple[tuple[int, ...], bytes]:
     proc = run_build("pdf", "--strict", "--source", str(source), "--out", str(out),
                      env={"STUDYBOOK_CACHE": str(cache), pdf_chunks.ENV: "1"}, unset=("SOURCE_DATE_EPOCH",))
