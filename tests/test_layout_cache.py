@@ -183,3 +183,22 @@ def test_flashcards_measure_and_lay_out_again_only_the_cards_an_edit_changed(min
     assert 0 < measured[0] < measured[1], measured
     _, clean = build("clean", _fresh(cache, tmp_path / "empty"))
     assert data == clean, "the flashcards from the cache differ from those an empty cache gives"
+
+
+@pytest.mark.slow
+def test_the_quiz_from_the_cache_is_the_quiz_laid_out(mini_book: Path, tmp_path: Path):
+    def build(out: str) -> tuple[str, bytes]:
+        proc = run_build("quiz", "--strict", "--source", str(mini_book), "--out", str(tmp_path / out),
+                         env={"STUDYBOOK_CACHE": str(tmp_path / "cache"), pdf_chunks.ENV: "1",
+                              "SOURCE_DATE_EPOCH": "1700000000"})
+        assert proc.returncode == 0, proc.stderr
+        note = re.search(r"quiz: from the layout cache: .*", proc.stderr)
+        assert note, proc.stderr
+        return note.group(0), next((tmp_path / out).glob("*.pdf")).read_bytes()
+
+    note, laid_out = build("first")
+    assert note.startswith("quiz: from the layout cache: 0 of ")
+    note, cached = build("again")
+    counts = [int(n) for n in re.findall(r"\d+", note)]
+    assert counts[0] == counts[1] and counts[2] == counts[3] and counts[1] >= 3, note
+    assert cached == laid_out
