@@ -325,16 +325,17 @@ class _Measurer:
                 return {str(k): (float(height), [float(e) for e in ends]) for k, height, ends in found[0]}, key, True
         except (TypeError, ValueError):
             pass  # a damaged entry: measured again
-        heights = self._measure_here(jobs, html)
+        heights = self._measure_here(jobs, html, resources)
         cache.keep_result(key, [[k, height, ends] for k, (height, ends) in heights.items()], [])
         return heights, key, False
 
-    def _measure_here(self, jobs: list[tuple[str, Card, str, float]],
-                      html: str | None = None) -> dict[str, tuple[float, list[float]]]:
+    def _measure_here(self, jobs: list[tuple[str, Card, str, float]], html: str | None = None,
+                      resources: dict[str, tuple[bytes, str]] | None = None) -> dict[str, tuple[float, list[float]]]:
         if not jobs:
             return {}
         html = html or self.template.render(css=self.css, jobs=jobs)
-        document = layout(PrintDoc(html, "templates/flashcards/measure.html.j2", resources_of(self.book, self.drawer)),
+        document = layout(PrintDoc(html, "templates/flashcards/measure.html.j2",
+                                   resources if resources is not None else resources_of(self.book, self.drawer)),
                           self.book)
         anchors = {name: box for page in document.pages for name, box in page.anchors.items()}
         result = {}
