@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -150,14 +151,17 @@ class Results(list[Run]):
     """The runs so far, written to the JSON file after each one: a run of hours that is cut short
     still leaves what it measured."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, machine: str) -> None:
         super().__init__()
-        self.path = path
+        self.path, self.machine = path, machine
 
     def append(self, run: Run) -> None:
-        super().append(run)
+        self.extend([run])
+
+    def extend(self, runs: Iterable[Run]) -> None:
+        super().extend(runs)
         if self.path:
-            self.path.write_text(json.dumps({"machine": machine(), "runs": [asdict(r) for r in self]}, indent=1))
+            self.path.write_text(json.dumps({"machine": self.machine, "runs": [asdict(r) for r in self]}, indent=1))
 
 
 def pdf_pages(path: Path) -> int | None:
@@ -203,7 +207,7 @@ def handbook(tmp: Path, results: list[Run]) -> None:
         if target in ("pdf", "all"):  # caches warm: the ms/page an author's rebuild costs
             edit.pages = pdf_pages(out / "llm-interview-handbook-en.pdf")
         show(edit)
-        results += [clean, noop, edit]
+        results.extend([clean, noop, edit])
 
 
 def pandoc(tmp: Path, results: list[Run]) -> None:
@@ -347,10 +351,11 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(TIME).exists():
         sys.exit("bench.py: error: GNU time is needed to measure child processes — install it: apt-get install time")
-    print(f"machine: {machine()}")
+    host = machine()  # its load average is the one at the start
+    print(f"machine: {host}")
     print("CPU = user + system seconds of the process and all its children (kernel accounting); "
           "peak = largest RSS of one process")
-    results = Results(args.json)
+    results = Results(args.json, host)
     with tempfile.TemporaryDirectory(prefix="studybook-bench-") as name:
         tmp = Path(name)
         if not args.skip_handbook:
